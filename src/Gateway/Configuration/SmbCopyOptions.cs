@@ -1,0 +1,81 @@
+namespace SmbCopy.Gateway.Configuration;
+
+/// <summary>The "SmbCopy" configuration section (appsettings.json, environment, command line).</summary>
+public sealed class SmbCopyOptions
+{
+    public const string SectionName = "SmbCopy";
+
+    public SmbEndpointOptions Smb { get; set; } = new();
+    public HttpEndpointOptions Http { get; set; } = new();
+    public SecurityOptions Security { get; set; } = new();
+    public List<UserOptions> Users { get; set; } = [];
+    public List<ShareOptions> Shares { get; set; } = [];
+    public LimitsOptions Limits { get; set; } = new();
+    /// <summary>Where the gateway keeps its state (server GUID, generated user). Relative to the working directory.</summary>
+    public string StateDirectory { get; set; } = "./.state";
+    /// <summary>NetBIOS-style name the server announces in NTLM and srvsvc.</summary>
+    public string ServerName { get; set; } = "SMBCOPY";
+    public string DomainName { get; set; } = "WORKGROUP";
+}
+
+public sealed class SmbEndpointOptions
+{
+    public string Address { get; set; } = "0.0.0.0";
+    public int Port { get; set; } = 445;
+}
+
+public sealed class HttpEndpointOptions
+{
+    public string Address { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 8445;
+}
+
+public sealed class SecurityOptions
+{
+    public bool RequireSigning { get; set; } = true;
+    public bool RequireEncryption { get; set; }
+    /// <summary>Failed log-ons from one client address before it is delayed.</summary>
+    public int FailedLogonsBeforeThrottle { get; set; } = 5;
+}
+
+public sealed class UserOptions
+{
+    public string Name { get; set; } = "";
+    /// <summary>MD4 of the UTF-16LE password, 32 hex digits. Never a plaintext password.</summary>
+    public string NtHash { get; set; } = "";
+}
+
+public sealed class ShareOptions
+{
+    public string Name { get; set; } = "";
+    public string Driver { get; set; } = "Local";
+    public string Path { get; set; } = "";
+    public string Remark { get; set; } = "";
+    public bool ReadOnly { get; set; }
+    public bool GuestAccess { get; set; }
+    public bool RequireEncryption { get; set; }
+    // NFS driver
+    public string? Server { get; set; }
+    public int? Port { get; set; }
+    public string? Export { get; set; }
+    public int? Uid { get; set; }
+    public int? Gid { get; set; }
+    // iSCSI driver
+    public string? Portal { get; set; }
+    public string? Target { get; set; }
+    public int? Lun { get; set; }
+    public string? Metadata { get; set; }
+}
+
+public sealed class LimitsOptions
+{
+    /// <summary>MaxTransactSize / MaxReadSize / MaxWriteSize announced in NEGOTIATE (Windows uses 8 MiB).</summary>
+    public int MaxIoSize { get; set; } = 8 * 1024 * 1024;
+    /// <summary>Largest frame accepted before a session is authenticated.</summary>
+    public int MaxUnauthenticatedFrame { get; set; } = 64 * 1024 + 1024;
+    public int MaxConnections { get; set; } = 1024;
+    public int MaxCreditsPerConnection { get; set; } = 8192;
+    public int CopyChunkMaxChunks { get; set; } = 256;
+    public int CopyChunkMaxChunkSize { get; set; } = 1024 * 1024;
+    public int CopyChunkMaxDataSize { get; set; } = 16 * 1024 * 1024;
+}

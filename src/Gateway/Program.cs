@@ -1,0 +1,2 @@
+// Placeholder entry point; the host is built in Hosting/.
+return 0;
