@@ -1,9 +1,104 @@
+using System.Buffers;
+using System.Net;
 using Microsoft.AspNetCore.Connections;
+using SmbCopy.Gateway.Smb.Connection;
+using SmbCopy.Gateway.Smb.Dispatch;
+using SmbCopy.Gateway.Smb.Server;
+using SmbCopy.Protocol.Smb2;
 
 namespace SmbCopy.Gateway.Smb;
 
-/// <summary>Kestrel connection handler: one SMB connection per TCP connection (MS-SMB2 2.1, direct TCP).</summary>
-public sealed class SmbConnectionHandler : ConnectionHandler
+/// <summary>
+/// Kestrel connection handler: one SMB connection per TCP connection. Reads direct-TCP frames
+/// (MS-SMB2 2.1: a zero byte and a 24-bit big-endian length), caps their size by state, and hands
+/// each to the dispatcher. Frames are processed concurrently (bounded) so that a long request
+/// (a large copy, a change notification) does not stall the connection.
+/// </summary>
+public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnectionHandler> logger) : ConnectionHandler
 {
-    public override Task OnConnectedAsync(ConnectionContext connection) => Task.CompletedTask;
+    private const int MaxConcurrentFramesPerConnection = 64;
+    /// <summary>Transform header plus slack for compounds around a maximal READ/WRITE.</summary>
+    private const int FrameOverhead = 64 * 1024;
+
+    public override async Task OnConnectedAsync(ConnectionContext context)
+    {
+        var remote = context.RemoteEndPoint as IPEndPoint;
+        var connection = new SmbConnection(server, context.Transport.Output, remote, context.Abort, logger);
+        var dispatcher = new Smb2Dispatcher(connection);
+        using var concurrency = new SemaphoreSlim(MaxConcurrentFramesPerConnection);
+        var running = new HashSet<Task>();
+        logger.LogDebug("connection {ConnectionId} from {Remote}", connection.Id, remote);
+        var input = context.Transport.Input;
+        try
+        {
+            while (!connection.IsClosed)
+            {
+                var result = await input.ReadAsync(context.ConnectionClosed).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                while (TryReadFrame(ref buffer, connection, out var frame, out int length))
+                {
+                    if (frame is null)
+                    {
+                        connection.Close($"frame of {length} bytes exceeds the limit");
+                        break;
+                    }
+                    await concurrency.WaitAsync(context.ConnectionClosed).ConfigureAwait(false);
+                    var task = RunFrameAsync(dispatcher, frame, length, concurrency);
+                    lock (running) running.Add(task);
+                    _ = task.ContinueWith(t => { lock (running) running.Remove(t); }, TaskScheduler.Default);
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted || result.IsCanceled) break;
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (ConnectionResetException) { }
+        catch (IOException) { }
+        finally
+        {
+            Task[] pending;
+            lock (running) pending = [.. running];
+            foreach (var cts in connection.InFlight.Values) { try { cts.Cancel(); } catch (ObjectDisposedException) { } }
+            try { await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException) { }
+            await connection.DisposeSessionsAsync().ConfigureAwait(false);
+            logger.LogDebug("connection {ConnectionId} closed", connection.Id);
+        }
+    }
+
+    private static async Task RunFrameAsync(Smb2Dispatcher dispatcher, byte[] frame, int length, SemaphoreSlim concurrency)
+    {
+        try
+        {
+            await Task.Yield();
+            await dispatcher.ProcessFrameAsync(frame, length).ConfigureAwait(false);
+        }
+        finally
+        {
+            concurrency.Release();
+        }
+    }
+
+    /// <summary>
+    /// Takes one complete frame off <paramref name="buffer"/> into a pooled array. Returns true with a
+    /// null frame when the announced length is over the limit for the connection's state.
+    /// </summary>
+    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, SmbConnection connection, out byte[]? frame, out int length)
+    {
+        frame = null;
+        length = 0;
+        if (buffer.Length < 4) return false;
+        Span<byte> prefix = stackalloc byte[4];
+        buffer.Slice(0, 4).CopyTo(prefix);
+        length = prefix[1] << 16 | prefix[2] << 8 | prefix[3];
+        int limit = connection.HasAuthenticatedSession
+            ? server.Options.Limits.MaxIoSize + FrameOverhead
+            : server.Options.Limits.MaxUnauthenticatedFrame;
+        if (prefix[0] != 0 || length > limit || length < 4) return true;
+        if (buffer.Length < 4 + length) return false;
+        frame = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        buffer.Slice(4, length).CopyTo(frame);
+        buffer = buffer.Slice(4 + length);
+        return true;
+    }
 }

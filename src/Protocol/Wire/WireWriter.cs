@@ -31,6 +31,22 @@ public sealed class WireWriter : IDisposable
         return span;
     }
 
+    /// <summary>Reserves <paramref name="count"/> bytes and returns them as memory (for async reads straight into the response).</summary>
+    public Memory<byte> GetMemory(int count)
+    {
+        Ensure(count);
+        var memory = _buffer.AsMemory(_length, count);
+        _length += count;
+        return memory;
+    }
+
+    /// <summary>Drops bytes written past <paramref name="length"/> (e.g. a short read).</summary>
+    public void Truncate(int length)
+    {
+        if ((uint)length > (uint)_length) throw new ArgumentOutOfRangeException(nameof(length));
+        _length = length;
+    }
+
     public void WriteByte(byte value) => GetSpan(1)[0] = value;
     public void WriteUInt16(ushort value) => BinaryPrimitives.WriteUInt16LittleEndian(GetSpan(2), value);
     public void WriteUInt32(uint value) => BinaryPrimitives.WriteUInt32LittleEndian(GetSpan(4), value);

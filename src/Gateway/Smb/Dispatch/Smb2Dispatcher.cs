@@ -1,0 +1,382 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using SmbCopy.Gateway.Smb.Connection;
+using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Protocol.Security;
+using SmbCopy.Protocol.Smb2;
+using SmbCopy.Protocol.Wire;
+
+namespace SmbCopy.Gateway.Smb.Dispatch;
+
+/// <summary>
+/// Processes one received frame: transform (decrypt), compound walking, credit and signature checks,
+/// session/tree resolution, handler dispatch, and the compound response with signing and encryption
+/// (MS-SMB2 3.3.5.2 and 3.3.4.1). A protocol error becomes an NTSTATUS; only what the spec calls
+/// connection-fatal closes the connection.
+/// </summary>
+public sealed class Smb2Dispatcher(SmbConnection connection)
+{
+    private readonly SmbConnection _connection = connection;
+    private ILogger Log => _connection.Logger;
+
+    public async Task ProcessFrameAsync(byte[] frame, int length)
+    {
+        try
+        {
+            await ProcessFrameCoreAsync(frame.AsMemory(0, length)).ConfigureAwait(false);
+        }
+        catch (MalformedMessageException ex)
+        {
+            _connection.Close("malformed frame: " + ex.Message);
+        }
+        catch (Exception ex)
+        {
+            Log.LogError(ex, "unexpected error processing a frame on connection {ConnectionId}", _connection.Id);
+            _connection.Close("internal error");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
+    private async Task ProcessFrameCoreAsync(ReadOnlyMemory<byte> frame)
+    {
+        if (frame.Length < 4) { _connection.Close("frame shorter than a protocol id"); return; }
+        uint protocolId = BinaryPrimitives.ReadUInt32LittleEndian(frame.Span);
+        switch (protocolId)
+        {
+            case Smb2Header.Smb1ProtocolId:
+                await Smb1Negotiate.HandleAsync(_connection, frame).ConfigureAwait(false);
+                return;
+            case Smb2Header.TransformProtocolId:
+                await ProcessTransformAsync(frame).ConfigureAwait(false);
+                return;
+            case Smb2Header.ProtocolId:
+                await ProcessCompoundAsync(frame, encryptedBy: null).ConfigureAwait(false);
+                return;
+            default:
+                // Compression (FC 'SMB') is never negotiated; anything else is not SMB.
+                _connection.Close($"unexpected protocol id 0x{protocolId:X8}");
+                return;
+        }
+    }
+
+    /// <summary>3.3.5.2.1.1: decrypt; an unknown session or a failed decryption drops the connection.</summary>
+    private async Task ProcessTransformAsync(ReadOnlyMemory<byte> frame)
+    {
+        if (!_connection.Dialect.IsSmb3() || !Smb2TransformCipher.TryReadSessionId(frame.Span, out ulong sessionId))
+        {
+            _connection.Close("transform header without SMB 3 or malformed");
+            return;
+        }
+        var session = _connection.Server.FindSession(sessionId);
+        if (session?.Cipher is null || !session.Cipher.TryDecrypt(frame.Span, out byte[] plain))
+        {
+            _connection.Close("transform message could not be decrypted");
+            return;
+        }
+        if (plain.Length < Smb2Header.Size || BinaryPrimitives.ReadUInt32LittleEndian(plain) != Smb2Header.ProtocolId)
+        {
+            _connection.Close("decrypted payload is not SMB2");
+            return;
+        }
+        await ProcessCompoundAsync(plain, session).ConfigureAwait(false);
+    }
+
+    private async Task ProcessCompoundAsync(ReadOnlyMemory<byte> messages, SmbSession? encryptedBy)
+    {
+        var responses = new List<(Smb2Header Request, Smb2Response Response, SmbSession? Session)>();
+        try
+        {
+            int offset = 0;
+            SmbOpen? relatedOpen = null;
+            SmbSession? relatedSession = null;
+            TreeConnect? relatedTree = null;
+            NtStatus failedCreate = NtStatus.Success;
+            bool first = true;
+            bool compound = false;
+            while (true)
+            {
+                var remaining = messages[offset..];
+                var header = Smb2Header.Parse(remaining.Span);
+                int messageLength;
+                if (header.NextCommand == 0) messageLength = remaining.Length;
+                else
+                {
+                    compound = true;
+                    if (header.NextCommand % 8 != 0 || header.NextCommand < Smb2Header.Size || header.NextCommand > remaining.Length - Smb2Header.Size)
+                    {
+                        _connection.Close("bad NextCommand in compound");
+                        return;
+                    }
+                    messageLength = (int)header.NextCommand;
+                }
+                var message = remaining[..messageLength];
+
+                if (!_connection.IsNegotiated && header.Command != Smb2Command.Negotiate)
+                {
+                    _connection.Close($"{header.Command} before NEGOTIATE");
+                    return;
+                }
+                if (header.Command != Smb2Command.Cancel && !_connection.Credits.TryConsume(header.MessageId, EffectiveCharge(header)))
+                {
+                    _connection.Close($"MessageId {header.MessageId} outside the credit window");
+                    return;
+                }
+
+                Smb2Response response;
+                SmbSession? session = null;
+                if (header.IsRelated && first)
+                {
+                    response = Smb2Response.Error(NtStatus.InvalidParameter);
+                }
+                else if (header.IsRelated && failedCreate != NtStatus.Success)
+                {
+                    // 3.3.5.2.7.2: a failed CREATE fails the related operations that follow with its status.
+                    response = Smb2Response.Error(failedCreate);
+                    session = relatedSession;
+                }
+                else
+                {
+                    var request = new Smb2Request
+                    {
+                        Connection = _connection,
+                        Server = _connection.Server,
+                        Header = header,
+                        Message = message,
+                        RelatedOpen = header.IsRelated ? relatedOpen : null,
+                        WasEncrypted = encryptedBy is not null,
+                        IsCompoundMember = compound,
+                    };
+                    response = await DispatchOneAsync(request, header.IsRelated ? relatedSession : null,
+                        header.IsRelated ? relatedTree : null, encryptedBy).ConfigureAwait(false);
+                    session = request.Session;
+                    if (response.DisconnectConnection)
+                    {
+                        _connection.Close($"{header.Command} requires disconnect");
+                        return;
+                    }
+                    relatedSession = request.Session;
+                    relatedTree = request.Tree;
+                    if (response.CreatedOpen is not null) relatedOpen = response.CreatedOpen;
+                    else if (!header.IsRelated) relatedOpen = null;
+                }
+                if (header.Command == Smb2Command.Create && response.Status.IsError()) failedCreate = response.Status;
+                else if (!header.IsRelated) failedCreate = NtStatus.Success;
+                if (!response.Suppressed) responses.Add((header, response, session));
+                else response.Dispose();
+                first = false;
+                if (header.NextCommand == 0) break;
+                offset += (int)header.NextCommand;
+            }
+            if (responses.Count > 0)
+                await SendResponsesAsync(responses, encryptedBy).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var r in responses) r.Response.Dispose();
+        }
+    }
+
+    private ushort EffectiveCharge(in Smb2Header header) =>
+        _connection.SupportsMultiCredit ? Math.Max((ushort)1, header.CreditCharge) : (ushort)1;
+
+    private async ValueTask<Smb2Response> DispatchOneAsync(Smb2Request request, SmbSession? inheritedSession,
+        TreeConnect? inheritedTree, SmbSession? encryptedBy)
+    {
+        var header = request.Header;
+        var handler = _connection.Server.HandlerFor(header.Command);
+        if (handler is null)
+        {
+            if ((ushort)header.Command > (ushort)Smb2Command.OplockBreak)
+                return Smb2Response.Disconnect(); // unknown command (B.1)
+            return Smb2Response.Error(NtStatus.NotSupported);
+        }
+
+        // Multi-credit charge (3.3.5.2.5).
+        if (_connection.SupportsMultiCredit)
+        {
+            int payload;
+            try { payload = handler.ExpectedPayloadSize(request.Span); }
+            catch (MalformedMessageException) { payload = 0; }
+            if (payload > 0)
+            {
+                int needed = (payload - 1) / 65536 + 1;
+                if (Math.Max(1, (int)header.CreditCharge) < needed)
+                    return Smb2Response.Error(NtStatus.InvalidParameter);
+            }
+        }
+
+        if ((handler.Requirements & HandlerRequirements.Session) != 0)
+        {
+            var session = inheritedSession ?? _connection.Server.FindSession(header.SessionId);
+            if (session is null || session.State == SessionState.Expired || !ReferenceEquals(session.Connection, _connection))
+                return Smb2Response.Error(NtStatus.UserSessionDeleted);
+            request.Session = session;
+            if (!session.IsValid)
+                return Smb2Response.Error(header.Command is Smb2Command.Logoff or Smb2Command.Close or Smb2Command.Lock
+                    ? NtStatus.InvalidParameter : NtStatus.AccessDenied);
+            var check = CheckSignatureAndEncryption(request, session, encryptedBy);
+            if (check != NtStatus.Success) return Smb2Response.Error(check);
+
+            if ((handler.Requirements & HandlerRequirements.Tree & ~HandlerRequirements.Session) != 0)
+            {
+                var tree = inheritedTree;
+                if (tree is null && !session.Trees.TryGetValue(header.TreeId, out tree))
+                    return Smb2Response.Error(NtStatus.NetworkNameDeleted);
+                if (tree.EncryptData && encryptedBy is null)
+                    return Smb2Response.Error(NtStatus.AccessDenied);
+                request.Tree = tree;
+            }
+        }
+        else if (header.SessionId != 0 && header.Command != Smb2Command.SessionSetup && header.Command != Smb2Command.Negotiate)
+        {
+            // ECHO and CANCEL may name a session; when they do, its signing rules apply.
+            var session = inheritedSession ?? _connection.Server.FindSession(header.SessionId);
+            if (session is not null && session.IsValid)
+            {
+                request.Session = session;
+                var check = CheckSignatureAndEncryption(request, session, encryptedBy);
+                if (check != NtStatus.Success) return Smb2Response.Error(check);
+            }
+        }
+
+        using var cts = new CancellationTokenSource();
+        bool tracked = header.Command != Smb2Command.Cancel && _connection.InFlight.TryAdd(header.MessageId, cts);
+        try
+        {
+            var live = new Smb2Request
+            {
+                Connection = request.Connection,
+                Server = request.Server,
+                Header = request.Header,
+                Message = request.Message,
+                RelatedOpen = request.RelatedOpen,
+                WasEncrypted = request.WasEncrypted,
+                IsCompoundMember = request.IsCompoundMember,
+                Session = request.Session,
+                Tree = request.Tree,
+                Cancellation = cts.Token,
+            };
+            var response = await handler.HandleAsync(live).ConfigureAwait(false);
+            request.Session = live.Session;
+            request.Tree = live.Tree;
+            return response;
+        }
+        catch (MalformedMessageException ex)
+        {
+            Log.LogInformation("{Command} from {Remote}: malformed request: {Reason}", header.Command, _connection.RemoteEndPoint, ex.Message);
+            return Smb2Response.Error(NtStatus.InvalidParameter);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            return Smb2Response.Error(NtStatus.Cancelled);
+        }
+        catch (Exception ex)
+        {
+            var status = StatusMapper.FromException(ex);
+            if (status == NtStatus.InternalError)
+                Log.LogError(ex, "{Command} failed on connection {ConnectionId}", header.Command, _connection.Id);
+            else
+                Log.LogDebug("{Command}: {Status}: {Message}", header.Command, status, ex.Message);
+            return Smb2Response.Error(status);
+        }
+        finally
+        {
+            if (tracked) _connection.InFlight.TryRemove(header.MessageId, out _);
+        }
+    }
+
+    /// <summary>3.3.5.2.4: verify a signed request; refuse unsigned ones where signing or encryption is required.</summary>
+    private NtStatus CheckSignatureAndEncryption(Smb2Request request, SmbSession session, SmbSession? encryptedBy)
+    {
+        if (encryptedBy is not null)
+            return ReferenceEquals(encryptedBy, session) ? NtStatus.Success : NtStatus.AccessDenied;
+        if (session.EncryptData)
+            return NtStatus.AccessDenied;
+        if (request.Header.IsSigned)
+        {
+            if (session.Signer is null || !session.Signer.Verify(request.Span))
+            {
+                Log.LogWarning("bad signature on {Command} from {Remote} (session {SessionId:X})", request.Header.Command, _connection.RemoteEndPoint, session.SessionId);
+                return NtStatus.AccessDenied;
+            }
+            return NtStatus.Success;
+        }
+        return session.SigningRequired ? NtStatus.AccessDenied : NtStatus.Success;
+    }
+
+    /// <summary>Builds the (compound) response: each message 8-aligned when followed by another, signed separately, then encrypted as one (3.3.4.1.3).</summary>
+    private async Task SendResponsesAsync(List<(Smb2Header Request, Smb2Response Response, SmbSession? Session)> responses, SmbSession? encryptedBy)
+    {
+        int total = 0;
+        foreach (var (_, response, _) in responses) total += Align8(Smb2Header.Size + (response.Body?.Length ?? 0));
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(total);
+        try
+        {
+            int offset = 0;
+            SmbSession? encryptFor = encryptedBy;
+            for (int i = 0; i < responses.Count; i++)
+            {
+                var (request, response, session) = responses[i];
+                int bodyLength = response.Body?.Length ?? 0;
+                int length = Smb2Header.Size + bodyLength;
+                bool last = i == responses.Count - 1;
+                int padded = last ? length : Align8(length);
+                var span = buffer.AsSpan(offset, padded);
+                span.Clear();
+
+                var requestedCredits = request.Credits;
+                ushort granted = _connection.Credits.Grant(requestedCredits, _connection.Server.Options.Limits.MaxCreditsPerConnection, request.CreditCharge);
+                var header = new Smb2Header
+                {
+                    CreditCharge = request.CreditCharge,
+                    Status = (uint)response.Status,
+                    Command = request.Command,
+                    Credits = granted,
+                    Flags = Smb2Flags.ServerToRedir | (request.Flags & (Smb2Flags.RelatedOperations | Smb2Flags.PriorityMask)),
+                    NextCommand = last ? 0u : (uint)padded,
+                    MessageId = request.MessageId,
+                    TreeId = response.TreeIdOverride ?? request.TreeId,
+                    SessionId = response.SessionIdOverride ?? request.SessionId,
+                };
+                header.WriteTo(span);
+                response.Body?.WrittenSpan.CopyTo(span[Smb2Header.Size..]);
+                response.OnSerialized?.Invoke(span[..length]);
+
+                var signer = ChooseSigner(request, response, session, encryptFor);
+                signer?.Sign(span);
+                if (encryptFor is null && session is not null && session.IsValid && session.EncryptData && session.Cipher is not null
+                    && request.Command is not (Smb2Command.Negotiate or Smb2Command.SessionSetup))
+                    encryptFor = session;
+                offset += padded;
+            }
+
+            if (encryptFor?.Cipher is not null)
+            {
+                byte[] sealedMessage = encryptFor.Cipher.Encrypt(buffer.AsSpan(0, offset), encryptFor.SessionId);
+                await _connection.SendFrameAsync(sealedMessage).ConfigureAwait(false);
+            }
+            else
+            {
+                await _connection.SendFrameAsync(buffer.AsMemory(0, offset)).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static Smb2Signer? ChooseSigner(in Smb2Header request, Smb2Response response, SmbSession? session, SmbSession? encryptedBy)
+    {
+        if (encryptedBy is not null) return null;
+        if (response.SignWith?.Signer is { } forced) return forced;
+        if (session is null || !session.IsValid || session.Signer is null) return null;
+        if (request.Command == Smb2Command.SessionSetup) return null;
+        return request.IsSigned || session.SigningRequired ? session.Signer : null;
+    }
+
+    private static int Align8(int value) => (value + 7) & ~7;
+}

@@ -1,0 +1,40 @@
+using SmbCopy.Gateway.Smb.Connection;
+using SmbCopy.Gateway.Smb.Server;
+using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Protocol.Smb2;
+
+namespace SmbCopy.Gateway.Smb.Dispatch;
+
+/// <summary>One request of a (possibly compound) message, with what the dispatcher resolved for it.</summary>
+public sealed class Smb2Request
+{
+    public required SmbConnection Connection { get; init; }
+    public required SmbServer Server { get; init; }
+    public required Smb2Header Header { get; init; }
+    /// <summary>This request's bytes, from its header to the end of its message (all *Offset fields count from here).</summary>
+    public required ReadOnlyMemory<byte> Message { get; init; }
+    public SmbSession? Session { get; set; }
+    public TreeConnect? Tree { get; set; }
+    /// <summary>The open a previous CREATE of a related compound produced (FileId all 0xFF refers to it).</summary>
+    public SmbOpen? RelatedOpen { get; init; }
+    public bool WasEncrypted { get; init; }
+    public bool IsCompoundMember { get; init; }
+    public CancellationToken Cancellation { get; init; }
+
+    public ReadOnlySpan<byte> Span => Message.Span;
+
+    /// <summary>
+    /// Resolves a FileId (MS-SMB2 3.3.5.2.10, 3.3.5.2.7.2): all-0xFF in a related compound means the
+    /// previous CREATE's open; otherwise the volatile part must name an open of this session whose
+    /// persistent part matches, and it must belong to this tree.
+    /// </summary>
+    public SmbOpen? ResolveOpen(ulong persistent, ulong @volatile)
+    {
+        if (persistent == ulong.MaxValue && @volatile == ulong.MaxValue)
+            return Header.IsRelated ? RelatedOpen : null;
+        if (Session is null || !Session.Opens.TryGetValue(@volatile, out var open)) return null;
+        if (open.PersistentId != persistent) return null;
+        if (Tree is not null && !ReferenceEquals(open.Tree, Tree)) return null;
+        return open;
+    }
+}
