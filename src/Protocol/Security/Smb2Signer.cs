@@ -1,9 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using Org.BouncyCastle.Crypto.Engines;
-using Org.BouncyCastle.Crypto.Macs;
-using Org.BouncyCastle.Crypto.Parameters;
 using SmbCopy.Protocol.Smb2;
 
 namespace SmbCopy.Protocol.Security;
@@ -77,8 +74,7 @@ public sealed class Smb2Signer : IDisposable
             }
             case SigningAlgorithm.AesCmac:
             {
-                var cmac = new CMac(new AesEngine());
-                cmac.Init(new KeyParameter(_key));
+                var cmac = AesCmac.Create(_key);
                 cmac.BlockUpdate(head);
                 cmac.BlockUpdate(ZeroSignature);
                 cmac.BlockUpdate(tail);
