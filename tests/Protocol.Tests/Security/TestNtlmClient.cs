@@ -23,6 +23,8 @@ internal sealed class TestNtlmClient
     public bool SendMic { get; init; } = true;
     public bool SendMechListMic { get; init; } = true;
     public bool KerberosFirst { get; init; }
+    /// <summary>Domain used in NTOWFv2 when it differs from the one sent (some clients hash with an empty domain).</summary>
+    public string? HashDomain { get; init; }
 
     public byte[] Negotiate { get; private set; } = [];
     public byte[] Challenge { get; private set; } = [];
@@ -89,7 +91,7 @@ internal sealed class TestNtlmClient
         blob.AddRange(new byte[4]);
 
         var ntHash = Md4(Encoding.Unicode.GetBytes(Password));
-        var responseKey = HMACMD5.HashData(ntHash, Encoding.Unicode.GetBytes(User.ToUpperInvariant() + Domain));
+        var responseKey = HMACMD5.HashData(ntHash, Encoding.Unicode.GetBytes(User.ToUpperInvariant() + (HashDomain ?? Domain)));
         var ntProof = HMACMD5.HashData(responseKey, (byte[])[.. serverChallenge, .. blob]);
         var ntResponse = ntProof.Concat(blob).ToArray();
         var sessionBaseKey = HMACMD5.HashData(responseKey, ntProof);
