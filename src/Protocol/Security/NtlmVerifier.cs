@@ -57,7 +57,15 @@ internal static class NtlmVerifier
         bool micPresent = NtlmMessages.TryFindAvPair(blob[BlobHeaderSize..], AvId.Flags, out var avFlags)
             && avFlags.Length >= 4 && (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(avFlags) & 0x2) != 0;
 
-        byte[]? ntHash = ntHashLookup(auth.User, auth.Domain);
+        byte[]? ntHash;
+        try
+        {
+            ntHash = ntHashLookup(auth.User, auth.Domain);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return Fail("user lookup failed: " + ex.GetType().Name, auth);
+        }
         if (ntHash is null || ntHash.Length != NtHash.Size)
             return Fail("unknown user", auth);
 

@@ -80,6 +80,12 @@ public sealed class SpnegoNtlmAcceptor
         {
             return Fail("malformed token: " + ex.Message);
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Last line of defence for a network-facing parser (and a throwing lookup callback): fail the
+            // exchange, name the exception type only (messages could echo user data).
+            return Fail("internal error: " + ex.GetType().Name);
+        }
     }
 
     private GssAcceptResult AcceptCore(ReadOnlySpan<byte> token)
@@ -192,8 +198,15 @@ public sealed class SpnegoNtlmAcceptor
             {
                 return Fail("mechListMIC missing", result.User, result.Domain);
             }
-            if ((result.Flags & NtlmFlags.ExtendedSessionSecurity) != 0)
+            // RFC 4178 §5: answer with our own mechListMIC whenever the MIC exchange happened (or was required);
+            // when the client's first choice was taken and it sent none, the MIC is optional and left out, so a
+            // peer that cannot check one (no NTLM signing) is not confronted with it.
+            if (clientMechListMic is not null || required)
+            {
+                if ((result.Flags & NtlmFlags.ExtendedSessionSecurity) == 0)
+                    return Fail("mechListMIC needs extended session security", result.User, result.Domain);
                 serverMic = MechListMic(key, result.Flags, clientToServer: false);
+            }
         }
 
         _stage = Stage.Done;

@@ -116,14 +116,36 @@ public class AcceptorTests
     }
 
     [Fact]
-    public void NoMicAndNoMechListMic_IsAccepted_AndTheServerStillSendsItsMechListMic()
+    public void NoMicAndNoMechListMic_IsAccepted_AndTheServerSendsNoMechListMic()
     {
         var acceptor = NewAcceptor();
         var client = new TestNtlmClient { SendMic = false, SendMechListMic = false };
         var challenge = TestNtlmClient.ResponseToken(acceptor.Accept(client.BuildSpnegoInit()).OutputToken)!;
         var done = acceptor.Accept(client.BuildSpnegoAuthenticate(challenge));
         Assert.Equal(GssStatus.Complete, done.Status);
+        Assert.Equal("A1073005A0030A0100", Hex.Of(done.OutputToken));
+    }
+
+    [Fact]
+    public void MechListMicWithoutNtlmMic_IsVerified_AndAnswered()
+    {
+        var acceptor = NewAcceptor();
+        var client = new TestNtlmClient { SendMic = false };
+        var challenge = TestNtlmClient.ResponseToken(acceptor.Accept(client.BuildSpnegoInit()).OutputToken)!;
+        var done = acceptor.Accept(client.BuildSpnegoAuthenticate(challenge));
+        Assert.Equal(GssStatus.Complete, done.Status);
         Assert.Equal(Hex.Of(client.MechListMic(clientToServer: false)), Hex.Of(TestNtlmClient.MechListMicOf(done.OutputToken)));
+    }
+
+    [Fact]
+    public void ThrowingLookup_FailsWithoutLeakingTheMessage()
+    {
+        var acceptor = new SpnegoNtlmAcceptor((_, _) => throw new InvalidOperationException("db password is hunter2"), "A", "B", "c");
+        var client = new TestNtlmClient();
+        var challenge = TestNtlmClient.ResponseToken(acceptor.Accept(client.BuildSpnegoInit()).OutputToken)!;
+        var done = acceptor.Accept(client.BuildSpnegoAuthenticate(challenge));
+        Assert.Equal(GssStatus.Failed, done.Status);
+        Assert.Equal("user lookup failed: InvalidOperationException", done.FailureReason);
     }
 
     [Fact]
