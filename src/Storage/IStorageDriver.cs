@@ -1,0 +1,125 @@
+namespace SmbCopy.Storage;
+
+/// <summary>A storage backend type (Local, Nfs, Iscsi): opens volumes.</summary>
+public interface IStorageDriver
+{
+    /// <summary>Name used in configuration ("Local").</summary>
+    string Name { get; }
+
+    /// <summary>Opens (mounts) one volume. Probes its capabilities.</summary>
+    /// <exception cref="StorageException">The volume cannot be opened.</exception>
+    ValueTask<IStorageVolume> OpenVolumeAsync(StorageVolumeOptions options, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// One volume = one share. Thread safe.
+/// <para>Paths are share-relative: components separated by '\' (the canonical separator, used in
+/// <see cref="IStorageHandle.Path"/>) or '/'; no leading separator; "" is the root of the share. Lookup is
+/// case-insensitive (ordinal ignore case) and case-preserving. ".." components, absolute names, empty components,
+/// stream names (':'), wildcards and control characters are refused before the backend is touched
+/// (<see cref="StorageError.OutsideShare"/> for ".." and absolute names, <see cref="StorageError.NameInvalid"/>
+/// otherwise).</para>
+/// </summary>
+public interface IStorageVolume : IAsyncDisposable, IDisposable
+{
+    /// <summary>Share name.</summary>
+    string Name { get; }
+
+    StorageCapabilities Capabilities { get; }
+
+    /// <summary>Alignment, in bytes, of offsets and lengths for <see cref="CloneRangeAsync"/> (a length reaching the
+    /// source's end of file need not be aligned); 0 when the volume cannot clone.</summary>
+    int CloneAlignment { get; }
+
+    ValueTask<VolumeInfo> GetVolumeInfoAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Opens or creates a file or directory.</summary>
+    ValueTask<OpenResult> OpenAsync(string path, OpenRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Renames without an open handle (see <see cref="IStorageHandle.RenameAsync"/>).</summary>
+    ValueTask RenameAsync(string path, string newPath, bool replaceIfExists, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a file or an empty directory now.</summary>
+    ValueTask DeleteAsync(string path, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Clones (shares the extents of) <paramref name="length"/> bytes of <paramref name="source"/> at
+    /// <paramref name="sourceOffset"/> into <paramref name="destination"/> at <paramref name="destinationOffset"/>.
+    /// All or nothing: never silently turned into a copy.
+    /// </summary>
+    /// <exception cref="StorageException"><see cref="StorageError.NotSupported"/> when the backend cannot clone,
+    /// <see cref="StorageError.CrossDevice"/> when the handles are not on the same backend volume,
+    /// <see cref="StorageError.InvalidParameter"/> when the range is not aligned.</exception>
+    ValueTask CloneRangeAsync(IStorageHandle source, long sourceOffset, IStorageHandle destination, long destinationOffset,
+        long length, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Copies a range inside the backend (the bytes do not pass through the gateway). Loops on short copies; returns
+    /// the bytes copied, less than <paramref name="length"/> only when the source's end of file is reached.
+    /// </summary>
+    /// <exception cref="StorageException"><see cref="StorageError.NotSupported"/> or
+    /// <see cref="StorageError.CrossDevice"/>: the caller falls back to a streamed copy.</exception>
+    ValueTask<long> CopyRangeAsync(IStorageHandle source, long sourceOffset, IStorageHandle destination, long destinationOffset,
+        long length, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// An open file or directory. I/O is positional (no file pointer), so one handle serves concurrent requests.
+/// Disposing closes it (and deletes the object when delete-on-close is set).
+/// </summary>
+public interface IStorageHandle : IAsyncDisposable, IDisposable
+{
+    /// <summary>Share-relative path as stored (case preserved), '\'-separated, "" for the root; follows renames made
+    /// through this handle or its volume.</summary>
+    string Path { get; }
+
+    bool IsDirectory { get; }
+
+    /// <summary>Same as <see cref="FileMetadata.FileId"/>.</summary>
+    ulong FileId { get; }
+
+    /// <summary>Reads at <paramref name="offset"/>; returns the bytes read, 0 at or past end of file.</summary>
+    ValueTask<int> ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/>; a gap past end of file reads as zeros.</summary>
+    ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default);
+
+    /// <summary>Makes written data and metadata durable.</summary>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the size (grows with zeros, or truncates).</summary>
+    ValueTask SetEndOfFileAsync(long length, CancellationToken cancellationToken = default);
+
+    /// <summary>Windows allocation semantics: below end of file truncates the file; above reserves space where the
+    /// backend can (the end of file does not change).</summary>
+    ValueTask SetAllocationSizeAsync(long allocationSize, CancellationToken cancellationToken = default);
+
+    ValueTask<FileMetadata> GetInfoAsync(CancellationToken cancellationToken = default);
+
+    ValueTask SetInfoAsync(FileInfoUpdate update, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Lists a directory handle's entries matching <paramref name="pattern"/> (Windows wildcards: * ? and the DOS
+    /// forms &lt; &gt; "; case-insensitive; null, "*" or "*.*" = all). "." and ".." are not listed (the gateway
+    /// synthesizes them). Each entry is listed once per enumeration; every call starts from the beginning.
+    /// Entries that cannot be opened through the share (links leading outside it, devices, fifos, sockets,
+    /// names Windows cannot represent) are not listed.
+    /// </summary>
+    IAsyncEnumerable<StorageDirectoryEntry> EnumerateAsync(string? pattern = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Renames the object this handle refers to (SMB SET_INFO FileRenameInformation); the handle stays open
+    /// and <see cref="Path"/> follows.</summary>
+    /// <exception cref="StorageException"><see cref="StorageError.AlreadyExists"/> when the target exists and
+    /// <paramref name="replaceIfExists"/> is false; <see cref="StorageError.AccessDenied"/> when the target is a
+    /// directory or read-only.</exception>
+    ValueTask RenameAsync(string newPath, bool replaceIfExists, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets or clears delete-on-close. Checks now what Windows checks now: a non-empty directory is
+    /// <see cref="StorageError.DirectoryNotEmpty"/>, a read-only file <see cref="StorageError.CannotDelete"/>.</summary>
+    ValueTask SetDeleteOnCloseAsync(bool deleteOnClose, CancellationToken cancellationToken = default);
+
+    bool DeleteOnClose { get; }
+
+    /// <summary>Deletes the object now; the handle stays usable for I/O until closed (POSIX semantics).</summary>
+    ValueTask DeleteAsync(CancellationToken cancellationToken = default);
+}
