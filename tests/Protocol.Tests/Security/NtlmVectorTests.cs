@@ -126,10 +126,4 @@ public class NtlmVectorTests
         Assert.Null(done.SessionKey);
         Assert.Equal("wrong password", done.FailureReason);
     }
-
-    [Fact]
-    public void Utf16Names_AreDecoded()
-    {
-        Assert.Equal("Domain", Encoding.Unicode.GetString(SpecAuthenticate, 0x48, 12));
-    }
 }
