@@ -124,11 +124,12 @@ public sealed class SpnegoNtlmAcceptor
                     _stage = Stage.AwaitAuthenticate;
                     return Continue(Spnego.BuildNegTokenResp(NegState.AcceptIncomplete, Spnego.NtlmOid, challenge, default));
                 }
-                // NTLMSSP is not the client's first choice (or no optimistic token): select it and, as RFC 4178 §5
-                // requires when the preferred mechanism was not chosen, insist on the mechListMIC exchange.
-                _mechListMicRequired = true;
+                // No usable optimistic token: select NTLMSSP and wait for its NEGOTIATE. When NTLMSSP was not the
+                // client's first choice, RFC 4178 §5 requires the mechListMIC exchange: ask for it (request-mic).
+                bool preferred = spnego.MechTypes[0] == Spnego.NtlmOid;
+                _mechListMicRequired = !preferred;
                 _stage = Stage.AwaitNegotiate;
-                return Continue(Spnego.BuildNegTokenResp(NegState.RequestMic, Spnego.NtlmOid, default, default));
+                return Continue(Spnego.BuildNegTokenResp(preferred ? NegState.AcceptIncomplete : NegState.RequestMic, Spnego.NtlmOid, default, default));
             }
             case Stage.AwaitNegotiate:
             {

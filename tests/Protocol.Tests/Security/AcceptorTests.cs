@@ -166,6 +166,34 @@ public class AcceptorTests
     }
 
     [Fact]
+    public void NtlmFirst_WithoutOptimisticToken_AsksForTheNegotiate_WithoutRequiringAMic()
+    {
+        var acceptor = NewAcceptor();
+        var client = new TestNtlmClient { SendMic = false, SendMechListMic = false };
+        var init = TestNtlmClient.Der(0x60, [.. Hex.Bytes("06062B0601050502"),
+            .. TestNtlmClient.Der(0xA0, TestNtlmClient.Der(0x30, TestNtlmClient.Der(0xA0, client.MechTypesDer)))]);
+        var first = acceptor.Accept(init);
+        Assert.Equal(GssStatus.ContinueNeeded, first.Status);
+        Assert.Equal(1, TestNtlmClient.NegStateOf(first.OutputToken));
+        var challenge = TestNtlmClient.ResponseToken(acceptor.Accept(client.BuildSpnegoNegotiateResp()).OutputToken)!;
+        var done = acceptor.Accept(client.BuildSpnegoAuthenticate(challenge));
+        Assert.Equal(GssStatus.Complete, done.Status);
+        Assert.Equal(client.ExportedSessionKey, done.SessionKey);
+    }
+
+    [Fact]
+    public void KerberosFirst_WithoutMechListMic_Fails()
+    {
+        var acceptor = NewAcceptor();
+        var client = new TestNtlmClient { KerberosFirst = true, SendMic = false, SendMechListMic = false };
+        acceptor.Accept(client.BuildSpnegoInit());
+        var challenge = TestNtlmClient.ResponseToken(acceptor.Accept(client.BuildSpnegoNegotiateResp()).OutputToken)!;
+        var done = acceptor.Accept(client.BuildSpnegoAuthenticate(challenge));
+        Assert.Equal(GssStatus.Failed, done.Status);
+        Assert.Equal("mechListMIC missing", done.FailureReason);
+    }
+
+    [Fact]
     public void MechTypesWithoutNtlm_Fail()
     {
         var acceptor = NewAcceptor();

@@ -55,6 +55,16 @@ public class NtlmVectorTests
     }
 
     [Fact]
+    public void NtowfV2_UppercasesTheUserName_ButNotTheDomain()
+    {
+        var hash = NtHash.FromPassword("Password");
+        Assert.Equal(NtlmCrypto.NtowfV2(hash, "user", "Domain"), NtlmCrypto.NtowfV2(hash, "USER", "Domain"));
+        Assert.Equal(NtlmCrypto.NtowfV2(hash, "jürgen", "Domain"), NtlmCrypto.NtowfV2(hash, "JÜRGEN", "Domain"));
+        Assert.Equal(NtlmCrypto.NtowfV2(hash, "иван", "Domain"), NtlmCrypto.NtowfV2(hash, "ИВАН", "Domain"));
+        Assert.NotEqual(NtlmCrypto.NtowfV2(hash, "User", "domain"), NtlmCrypto.NtowfV2(hash, "User", "Domain"));
+    }
+
+    [Fact]
     public void SealAndSignKeys_MatchMsNlmp_4_2_4_4()
     {
         var random = Enumerable.Repeat((byte)0x55, 16).ToArray();
@@ -115,11 +125,5 @@ public class NtlmVectorTests
         Assert.Equal(GssStatus.Failed, done.Status);
         Assert.Null(done.SessionKey);
         Assert.Equal("wrong password", done.FailureReason);
-    }
-
-    [Fact]
-    public void Utf16Names_AreDecoded()
-    {
-        Assert.Equal("Domain", Encoding.Unicode.GetString(SpecAuthenticate, 0x48, 12));
     }
 }
