@@ -1,23 +1,28 @@
 using SmbCopy.Gateway.Smb.Dispatch;
-using SmbCopy.Gateway.Smb.Handlers;
+using SmbCopy.Gateway.Smb.Handlers.Ioctl;
 using SmbCopy.Gateway.Smb.Server;
+using SmbCopy.Storage;
+using SmbCopy.Storage.Local;
 
 namespace SmbCopy.Gateway.Smb;
 
 public static class SmbServiceCollectionExtensions
 {
-    /// <summary>Registers the SMB server's services (server state, handlers). The host wires the listener.</summary>
+    /// <summary>
+    /// Registers the SMB server's services: server state, storage drivers, and every command and FSCTL
+    /// handler of this assembly (one class each, found by type so that adding one needs no edit here).
+    /// </summary>
     public static IServiceCollection AddSmbServer(this IServiceCollection services)
     {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SmbServer>();
-        services.AddSingleton<ISmb2Handler, NegotiateHandler>();
-        services.AddSingleton<ISmb2Handler, SessionSetupHandler>();
-        services.AddSingleton<ISmb2Handler, LogoffHandler>();
-        services.AddSingleton<ISmb2Handler, TreeConnectHandler>();
-        services.AddSingleton<ISmb2Handler, TreeDisconnectHandler>();
-        services.AddSingleton<ISmb2Handler, EchoHandler>();
-        services.AddSingleton<ISmb2Handler, CancelHandler>();
+        services.AddSingleton<IStorageDriver>(sp => new LocalStorageDriver(sp.GetService<ILoggerFactory>()));
+        foreach (var type in typeof(SmbServiceCollectionExtensions).Assembly.GetTypes())
+        {
+            if (type.IsAbstract || type.IsInterface) continue;
+            if (typeof(ISmb2Handler).IsAssignableFrom(type)) services.AddSingleton(typeof(ISmb2Handler), type);
+            if (typeof(IFsctlHandler).IsAssignableFrom(type)) services.AddSingleton(typeof(IFsctlHandler), type);
+        }
         return services;
     }
 }

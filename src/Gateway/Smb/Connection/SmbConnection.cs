@@ -31,6 +31,10 @@ public sealed class SmbConnection(SmbServer server, PipeWriter output, IPEndPoin
     public uint ServerCapabilities { get; set; }
     public ushort ServerSecurityMode { get; set; }
     public bool SupportsMultiCredit { get; set; }
+    /// <summary>MaxReadSize / MaxWriteSize / MaxTransactSize as announced in NEGOTIATE.</summary>
+    public uint MaxReadSize { get; set; } = 65536;
+    public uint MaxWriteSize { get; set; } = 65536;
+    public uint MaxTransactSize { get; set; } = 65536;
     public CipherId Cipher { get; set; } = CipherId.None;
     public SigningAlgorithm SigningAlgorithm { get; set; } = SigningAlgorithm.HmacSha256;
     public PreauthIntegrityHash? PreauthHash { get; set; }

@@ -1,5 +1,6 @@
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Protocol.Wire;
+using SmbCopy.Storage;
 
 namespace SmbCopy.Gateway.Smb.Dispatch;
 
@@ -12,12 +13,40 @@ public static class StatusMapper
     {
         MalformedMessageException => NtStatus.InvalidParameter,
         SmbStatusException s => s.Status,
+        StorageException s => FromStorageError(s.Error),
         UnauthorizedAccessException => NtStatus.AccessDenied,
         FileNotFoundException => NtStatus.ObjectNameNotFound,
         DirectoryNotFoundException => NtStatus.ObjectPathNotFound,
         PathTooLongException => NtStatus.NameTooLong,
         OperationCanceledException => NtStatus.Cancelled,
         _ => NtStatus.InternalError,
+    };
+
+    public static NtStatus FromStorageError(StorageError error) => error switch
+    {
+        StorageError.NotFound => NtStatus.ObjectNameNotFound,
+        StorageError.PathNotFound => NtStatus.ObjectPathNotFound,
+        StorageError.AlreadyExists => NtStatus.ObjectNameCollision,
+        StorageError.NotADirectory => NtStatus.NotADirectory,
+        StorageError.IsADirectory => NtStatus.FileIsADirectory,
+        StorageError.DirectoryNotEmpty => NtStatus.DirectoryNotEmpty,
+        StorageError.AccessDenied => NtStatus.AccessDenied,
+        StorageError.CannotDelete => NtStatus.CannotDelete,
+        StorageError.NameInvalid => NtStatus.ObjectNameInvalid,
+        // Windows answers a path that climbs out of the share with OBJECT_PATH_SYNTAX_BAD or
+        // ACCESS_DENIED; a link leading outside must look like nothing is there.
+        StorageError.OutsideShare => NtStatus.AccessDenied,
+        StorageError.NoSpace => NtStatus.DiskFull,
+        StorageError.ReadOnly => NtStatus.MediaWriteProtected,
+        StorageError.NotSupported => NtStatus.NotSupported,
+        StorageError.CrossDevice => NtStatus.NotSameDevice,
+        StorageError.InvalidParameter => NtStatus.InvalidParameter,
+        StorageError.FileTooLarge => NtStatus.DiskFull,
+        StorageError.Busy => NtStatus.SharingViolation,
+        StorageError.InsufficientResources => NtStatus.InsufficientResources,
+        StorageError.HandleClosed => NtStatus.FileClosed,
+        StorageError.Unavailable => NtStatus.NetworkNameDeleted,
+        _ => NtStatus.Unsuccessful,
     };
 }
 

@@ -65,6 +65,8 @@ public sealed class NegotiateHandler : ISmb2Handler
         connection.ClientGuid = clientGuid;
         connection.ClientDialects = clientDialects;
         connection.SupportsMultiCredit = dialect >= Smb2Dialect.Smb210;
+        uint maxIo = dialect == Smb2Dialect.Smb202 ? 65536u : (uint)connection.Server.Options.Limits.MaxIoSize;
+        connection.MaxReadSize = connection.MaxWriteSize = connection.MaxTransactSize = maxIo;
         connection.ServerCapabilities = ServerCapabilities(dialect, capabilities);
         connection.ServerSecurityMode = SecurityMode(connection);
         if (dialect is Smb2Dialect.Smb300 or Smb2Dialect.Smb302 && (capabilities & CapEncryption) != 0)

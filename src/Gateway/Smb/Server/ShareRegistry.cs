@@ -1,4 +1,5 @@
 using SmbCopy.Gateway.Configuration;
+using SmbCopy.Storage;
 
 namespace SmbCopy.Gateway.Smb.Server;
 
@@ -8,9 +9,15 @@ public sealed class ShareRegistry
     private readonly Dictionary<string, SmbShare> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<SmbShare> _ordered = [];
 
-    public ShareRegistry(IEnumerable<ShareOptions> shares)
+    public ShareRegistry(IEnumerable<ShareOptions> shares, IEnumerable<IStorageDriver> drivers)
     {
-        foreach (var options in shares) Add(SmbShare.Disk(options));
+        var byDriver = drivers.ToDictionary(d => d.Name, StringComparer.OrdinalIgnoreCase);
+        foreach (var options in shares)
+        {
+            // Configuration validation has already refused unknown drivers; a driver that is not
+            // built yet (Nfs, Iscsi) leaves the share out rather than failing every request on it.
+            if (byDriver.TryGetValue(options.Driver, out var driver)) Add(SmbShare.Disk(options, driver));
+        }
         Add(SmbShare.Ipc());
     }
 

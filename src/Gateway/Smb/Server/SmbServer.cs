@@ -19,14 +19,14 @@ public sealed class SmbServer
     private readonly ISmb2Handler?[] _handlers = new ISmb2Handler?[0x13];
 
     public SmbServer(IOptions<SmbCopyOptions> options, ServerIdentity identity, IUserDirectory users,
-        IEnumerable<ISmb2Handler> handlers, ILoggerFactory loggerFactory, TimeProvider time)
+        IEnumerable<ISmb2Handler> handlers, IEnumerable<SmbCopy.Storage.IStorageDriver> drivers, ILoggerFactory loggerFactory, TimeProvider time)
     {
         Options = options.Value;
         Identity = identity;
         Users = users;
         Time = time;
         LoggerFactory = loggerFactory;
-        Shares = new ShareRegistry(Options.Shares);
+        Shares = new ShareRegistry(Options.Shares, drivers);
         Throttle = new LogonThrottle(Options.Security.FailedLogonsBeforeThrottle, time);
         foreach (var handler in handlers) _handlers[(int)handler.Command] = handler;
     }

@@ -1,4 +1,6 @@
 using SmbCopy.Gateway.Configuration;
+using SmbCopy.Gateway.Smb.Files;
+using SmbCopy.Storage;
 
 namespace SmbCopy.Gateway.Smb.Server;
 
@@ -7,11 +9,15 @@ public sealed class SmbShare
 {
     public const string IpcName = "IPC$";
 
-    private SmbShare(string name, bool isPipe, ShareOptions? options)
+    private readonly Lazy<Task<IStorageVolume>>? _volume;
+
+    private SmbShare(string name, bool isPipe, ShareOptions? options, Func<Task<IStorageVolume>>? openVolume)
     {
         Name = name;
         IsPipe = isPipe;
         Options = options;
+        if (!isPipe) Notifications = new ChangeNotifier();
+        if (openVolume is not null) _volume = new Lazy<Task<IStorageVolume>>(openVolume, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public string Name { get; }
@@ -21,7 +27,27 @@ public sealed class SmbShare
     public bool RequireEncryption => Options?.RequireEncryption ?? false;
     public bool AllowsGuest => Options?.GuestAccess ?? false;
     public bool ReadOnly => Options?.ReadOnly ?? false;
+    public string DriverName => Options?.Driver ?? "IPC";
+    /// <summary>Opens per file of this share: share modes, delete-pending, byte-range locks.</summary>
+    public FileNodeTable Nodes { get; } = new();
+    /// <summary>Changes made through the gateway, for CHANGE_NOTIFY (null for IPC$).</summary>
+    public ChangeNotifier? Notifications { get; }
 
-    public static SmbShare Ipc() => new(IpcName, true, null);
-    public static SmbShare Disk(ShareOptions options) => new(options.Name, false, options);
+    /// <summary>The storage volume, opened on first use (a backend that is down at start does not stop the gateway).</summary>
+    public Task<IStorageVolume> GetVolumeAsync() =>
+        _volume?.Value ?? Task.FromException<IStorageVolume>(new InvalidOperationException("IPC$ has no volume"));
+
+    public bool VolumeOpened => _volume is { IsValueCreated: true } v && v.Value.IsCompletedSuccessfully;
+
+    public static SmbShare Ipc() => new(IpcName, true, null, null);
+
+    public static SmbShare Disk(ShareOptions options, IStorageDriver driver) => new(options.Name, false, options,
+        async () => await driver.OpenVolumeAsync(new StorageVolumeOptions(options.Name, options.Path, options.ReadOnly, Settings(options))).ConfigureAwait(false));
+
+    private static Dictionary<string, string?> Settings(ShareOptions o) => new()
+    {
+        ["Server"] = o.Server, ["Port"] = o.Port?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Export"] = o.Export,
+        ["Uid"] = o.Uid?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Gid"] = o.Gid?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Portal"] = o.Portal, ["Target"] = o.Target, ["Lun"] = o.Lun?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Metadata"] = o.Metadata,
+    };
 }

@@ -1,0 +1,194 @@
+using SmbCopy.Gateway.Smb.Dispatch;
+using SmbCopy.Protocol.Fscc;
+using SmbCopy.Protocol.Smb2;
+using SmbCopy.Protocol.Smb2.Messages;
+using SmbCopy.Protocol.Wire;
+using SmbCopy.Storage;
+using StorageDisposition = SmbCopy.Storage.CreateDisposition;
+
+namespace SmbCopy.Gateway.Smb.Files;
+
+/// <summary>
+/// The file-system half of CREATE (MS-SMB2 3.3.5.9, MS-FSA 2.1.5.1): access against the share,
+/// the storage open, delete-pending and share-mode checks on the file's node, overwrite, the create
+/// contexts Windows sends, and the response.
+/// </summary>
+public static class FileCreate
+{
+    private static readonly ShareAccess AllShare = ShareAccess.Read | ShareAccess.Write | ShareAccess.Delete;
+    private const AccessMask WriteRights = AccessMask.FileWriteData | AccessMask.FileAppendData | AccessMask.FileWriteEa |
+        AccessMask.FileWriteAttributes | AccessMask.Delete | AccessMask.WriteDac | AccessMask.WriteOwner | AccessMask.FileDeleteChild;
+
+    public static async ValueTask<(NtStatus Status, FileOpen? Open, WireWriter? Body)> OpenAsync(Smb2Request request, CreateRequest create)
+    {
+        var tree = request.Tree!;
+        var session = request.Session!;
+        var share = tree.Share;
+
+        string? path = NormalizeName(create.Name);
+        if (path is null) return (NtStatus.ObjectNameInvalid, null, null);
+        if (path.Contains(':')) return (NtStatus.ObjectNameNotFound, null, null); // no named streams on this backend
+
+        foreach (var context in create.CreateContexts)
+        {
+            switch (context.Name)
+            {
+                case CreateContextNames.DurableHandleReconnect or CreateContextNames.DurableHandleReconnectV2:
+                    return (NtStatus.ObjectNameNotFound, null, null); // nothing to reconnect to
+                case CreateContextNames.Timewarp:
+                    return (NtStatus.ObjectNameNotFound, null, null); // no previous versions
+                case CreateContextNames.ExtendedAttributes:
+                    return (NtStatus.EasNotSupported, null, null);
+            }
+        }
+
+        var access = create.DesiredAccess.MapGenericToFile();
+        if (access.HasFlag(AccessMask.MaximumAllowed))
+            access = (access & ~AccessMask.MaximumAllowed) | (AccessMask)tree.MaximalAccess;
+        if (access.HasFlag(AccessMask.AccessSystemSecurity)) return (NtStatus.PrivilegeNotHeld, null, null);
+        if ((access & ~(AccessMask)tree.MaximalAccess & ~AccessMask.Synchronize) != 0)
+            return (NtStatus.AccessDenied, null, null);
+
+        var options = create.CreateOptions;
+        if (options.HasFlag(CreateOptions.DeleteOnClose) && !access.HasFlag(AccessMask.Delete))
+            return (NtStatus.AccessDenied, null, null);
+
+        var disposition = create.CreateDisposition;
+        bool overwrite = disposition is CreateDisposition.Overwrite or CreateDisposition.OverwriteIf or CreateDisposition.Supersede;
+        if (share.ReadOnly && (overwrite || disposition == CreateDisposition.Create || options.HasFlag(CreateOptions.DeleteOnClose)))
+            return (NtStatus.MediaWriteProtected, null, null);
+
+        var kind = options.HasFlag(CreateOptions.DirectoryFile) ? ObjectKind.Directory
+            : options.HasFlag(CreateOptions.NonDirectoryFile) ? ObjectKind.File : ObjectKind.Any;
+        var storageAccess = StorageAccess.None;
+        if (access.HasAny(AccessMask.FileReadData | AccessMask.FileExecute)) storageAccess |= StorageAccess.Read;
+        if (access.HasAny(AccessMask.FileWriteData | AccessMask.FileAppendData) || overwrite) storageAccess |= StorageAccess.Write;
+
+        // Overwrite and supersede are done after the share-mode check, on the opened file.
+        var storageDisposition = disposition switch
+        {
+            CreateDisposition.Overwrite => StorageDisposition.Open,
+            CreateDisposition.OverwriteIf or CreateDisposition.Supersede => StorageDisposition.OpenIf,
+            _ => (StorageDisposition)(int)disposition,
+        };
+        long allocation = 0;
+        if (create.FindContext(CreateContextNames.AllocationSize) is { } alsi)
+            allocation = CreateContextData.ParseAllocationSize(alsi.Data.Span);
+        var attributes = (StorageFileAttributes)(uint)(create.FileAttributes & ~(FileAttributes.Directory | FileAttributes.Normal));
+
+        var volume = await share.GetVolumeAsync().ConfigureAwait(false);
+        OpenResult opened;
+        try
+        {
+            opened = await volume.OpenAsync(path,
+                new OpenRequest(storageDisposition, storageAccess, kind, attributes, allocation), request.Cancellation).ConfigureAwait(false);
+        }
+        catch (StorageException ex) when (ex.Error == StorageError.AlreadyExists && disposition == CreateDisposition.Create && kind != ObjectKind.Directory)
+        {
+            return (NtStatus.ObjectNameCollision, null, null);
+        }
+        catch (StorageException ex) when (ex.Error == StorageError.NotADirectory && kind == ObjectKind.Directory && disposition == CreateDisposition.Create)
+        {
+            return (NtStatus.ObjectNameCollision, null, null);
+        }
+
+        var handle = opened.Handle;
+        var node = share.Nodes.Acquire(handle.FileId);
+        var action = (CreateAction)(int)opened.Action;
+        bool existed = opened.Action == OpenAction.Opened;
+        ulong id = session.NextVolatileId();
+        var open = new FileOpen(id, id, tree, access, create.ShareAccess & AllShare, handle, node, volume);
+        try
+        {
+            lock (node.Gate)
+            {
+                if (node.DeletePending) throw new SmbStatusException(NtStatus.DeletePending);
+                if (existed && node.ShareAccessConflicts(access, open.ShareAccess)) throw new SmbStatusException(NtStatus.SharingViolation);
+                node.AddOpen(open);
+            }
+        }
+        catch (SmbStatusException ex)
+        {
+            share.Nodes.Release(node);
+            await handle.DisposeAsync().ConfigureAwait(false);
+            return (ex.Status, null, null);
+        }
+
+        try
+        {
+            var metadata = await handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
+            if (existed && overwrite)
+            {
+                if (metadata.IsDirectory) throw new SmbStatusException(NtStatus.InvalidParameter);
+                var mask = metadata.Attributes & (StorageFileAttributes.Hidden | StorageFileAttributes.System);
+                // MS-FSA 2.1.5.1.2.1: overwriting a hidden/system file needs those attributes in the request.
+                if ((mask & ~attributes) != 0) throw new SmbStatusException(NtStatus.AccessDenied);
+                await handle.SetEndOfFileAsync(0, request.Cancellation).ConfigureAwait(false);
+                await handle.SetInfoAsync(new FileInfoUpdate(Attributes: attributes | StorageFileAttributes.Archive), request.Cancellation).ConfigureAwait(false);
+                if (allocation > 0) await handle.SetAllocationSizeAsync(allocation, request.Cancellation).ConfigureAwait(false);
+                metadata = await handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
+                action = disposition == CreateDisposition.Supersede ? CreateAction.Superseded : CreateAction.Overwritten;
+            }
+            if (options.HasFlag(CreateOptions.DeleteOnClose))
+            {
+                if (metadata.Attributes.HasFlag(StorageFileAttributes.ReadOnly)) throw new SmbStatusException(NtStatus.CannotDelete);
+                open.DeleteOnClose = true;
+            }
+            session.Opens[id] = open;
+            if (action == CreateAction.Created)
+                share.Notifications?.Publish(handle.Path, ChangeKind.Added, metadata.IsDirectory);
+            else if (action != CreateAction.Opened)
+                share.Notifications?.Publish(handle.Path, ChangeKind.Modified, metadata.IsDirectory);
+
+            var contexts = new List<CreateResponseContext>();
+            if (create.FindContext(CreateContextNames.MaximalAccess) is not null)
+            {
+                var maximal = (AccessMask)tree.MaximalAccess;
+                if (metadata.Attributes.HasFlag(StorageFileAttributes.ReadOnly) && !metadata.IsDirectory)
+                    maximal &= ~(AccessMask.FileWriteData | AccessMask.FileAppendData);
+                contexts.Add(CreateResponseContext.MaximalAccess(NtStatus.Success, maximal));
+            }
+            if (create.FindContext(CreateContextNames.QueryOnDiskId) is not null)
+            {
+                var info = await volume.GetVolumeInfoAsync(request.Cancellation).ConfigureAwait(false);
+                contexts.Add(CreateResponseContext.QueryOnDiskId(metadata.FileId, info.SerialNumber));
+            }
+            var w = new WireWriter(256);
+            new CreateResponse
+            {
+                OplockLevel = OplockLevel.None,
+                CreateAction = action,
+                CreationTime = metadata.CreationTime.ToFileTimeUtc(),
+                LastAccessTime = metadata.LastAccessTime.ToFileTimeUtc(),
+                LastWriteTime = metadata.LastWriteTime.ToFileTimeUtc(),
+                ChangeTime = metadata.ChangeTime.ToFileTimeUtc(),
+                AllocationSize = metadata.AllocationSize,
+                EndOfFile = metadata.EndOfFile,
+                FileAttributes = (FileAttributes)(uint)metadata.Attributes,
+                FileId = new Smb2FileId(open.PersistentId, open.VolatileId),
+                Contexts = contexts,
+            }.WriteTo(w);
+            return (NtStatus.Success, open, w);
+        }
+        catch (Exception ex)
+        {
+            session.Opens.TryRemove(id, out _);
+            open.DeleteOnClose = false;
+            await open.CloseAsync().ConfigureAwait(false);
+            if (ex is SmbStatusException s) return (s.Status, null, null);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The share-relative name of a CREATE: '\'-separated, without a trailing "::$DATA" (the unnamed
+    /// stream) or separators. Null for a name Windows refuses (empty components in the middle).
+    /// </summary>
+    public static string? NormalizeName(string name)
+    {
+        if (name.EndsWith("::$DATA", StringComparison.OrdinalIgnoreCase)) name = name[..^7];
+        name = name.Replace('/', '\\').TrimEnd('\\');
+        if (name.Contains("\\\\", StringComparison.Ordinal)) return null;
+        return name;
+    }
+}

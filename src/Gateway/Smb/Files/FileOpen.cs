@@ -1,0 +1,81 @@
+using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Protocol.Fscc;
+using SmbCopy.Storage;
+
+namespace SmbCopy.Gateway.Smb.Files;
+
+/// <summary>An open of a file or directory on a disk share: the storage handle plus the SMB view of it.</summary>
+public sealed class FileOpen : SmbOpen
+{
+    private int _closed;
+
+    public FileOpen(ulong persistentId, ulong volatileId, TreeConnect tree, AccessMask access, ShareAccess shareAccess,
+        IStorageHandle handle, FileNode node, IStorageVolume volume)
+        : base(persistentId, volatileId, tree, (uint)access)
+    {
+        Access = access;
+        ShareAccess = shareAccess;
+        Handle = handle;
+        Node = node;
+        Volume = volume;
+    }
+
+    public AccessMask Access { get; }
+    public ShareAccess ShareAccess { get; }
+    public IStorageHandle Handle { get; }
+    public IStorageVolume Volume { get; }
+    public FileNode Node { get; }
+    public bool IsDirectory => Handle.IsDirectory;
+    public override string DisplayName => Handle.Path;
+
+    /// <summary>FILE_DELETE_ON_CLOSE from CREATE: the file becomes delete-pending when this open closes.</summary>
+    public bool DeleteOnClose { get; set; }
+    /// <summary>FilePositionInformation (only stored and returned; I/O is positional).</summary>
+    public long Position { get; set; }
+    /// <summary>FileModeInformation.</summary>
+    public uint Mode { get; set; }
+    /// <summary>QUERY_DIRECTORY state of a directory open (MS-SMB2 3.3.5.18).</summary>
+    public DirectorySearch? Search { get; set; }
+    /// <summary>Times frozen by SET_INFO with -1 (MS-FSA 2.1.5.14.2): not updated by this open's writes.</summary>
+    public bool LastWriteFrozen { get; set; }
+
+    public bool Has(AccessMask rights) => (Access & rights) != 0;
+
+    public override async ValueTask CloseAsync()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        bool deleteNow;
+        lock (Node.Gate)
+        {
+            if (DeleteOnClose) Node.DeletePending = true;
+            bool last = Node.RemoveOpen(this);
+            deleteNow = last && Node.DeletePending;
+        }
+        try
+        {
+            if (deleteNow)
+            {
+                try { await Handle.SetDeleteOnCloseAsync(true).ConfigureAwait(false); }
+                catch (StorageException) { /* checked when delete-pending was set; the object may be gone already */ }
+            }
+            await Handle.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            Node.Table.Release(Node);
+            Node.NotifyLocksReleased();
+            Tree.Share.Notifications?.Publish(Handle.Path, deleteNow ? ChangeKind.Removed : ChangeKind.None, IsDirectory);
+        }
+    }
+}
+
+/// <summary>Enumeration state of a directory open between QUERY_DIRECTORY calls.</summary>
+public sealed class DirectorySearch
+{
+    public required string Pattern { get; init; }
+    public required List<SearchEntry> Entries { get; init; }
+    public int Next { get; set; }
+}
+
+/// <summary>One entry of a directory listing, "." and ".." included.</summary>
+public readonly record struct SearchEntry(string Name, FileMetadata Metadata);
