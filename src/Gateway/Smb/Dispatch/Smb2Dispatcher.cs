@@ -86,7 +86,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
 
     private async Task ProcessCompoundAsync(ReadOnlyMemory<byte> messages, SmbSession? encryptedBy)
     {
-        var responses = new List<(Smb2Header Request, Smb2Response Response, SmbSession? Session)>();
+        var responses = new List<Outgoing>();
         try
         {
             int offset = 0;
@@ -94,6 +94,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
             SmbSession? relatedSession = null;
             TreeConnect? relatedTree = null;
             NtStatus failedCreate = NtStatus.Success;
+            ulong lastAsyncId = 0;
             bool first = true;
             bool compound = false;
             while (true)
@@ -148,10 +149,12 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                         RelatedOpen = header.IsRelated ? relatedOpen : null,
                         WasEncrypted = encryptedBy is not null,
                         IsCompoundMember = compound,
+                        SendInterim = live => SendInterimAsync(live, responses, encryptedBy),
                     };
                     response = await DispatchOneAsync(request, header.IsRelated ? relatedSession : null,
                         header.IsRelated ? relatedTree : null, encryptedBy).ConfigureAwait(false);
                     session = request.Session;
+                    lastAsyncId = request.AsyncId;
                     if (response.DisconnectConnection)
                     {
                         _connection.Close($"{header.Command} requires disconnect");
@@ -164,8 +167,9 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 }
                 if (header.Command == Smb2Command.Create && response.Status.IsError()) failedCreate = response.Status;
                 else if (!header.IsRelated) failedCreate = NtStatus.Success;
-                if (!response.Suppressed) responses.Add((header, response, session));
+                if (!response.Suppressed) responses.Add(new Outgoing(header, response, session, lastAsyncId));
                 else response.Dispose();
+                lastAsyncId = 0;
                 first = false;
                 if (header.NextCommand == 0) break;
                 offset += (int)header.NextCommand;
@@ -258,11 +262,18 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 Session = request.Session,
                 Tree = request.Tree,
                 Cancellation = cts.Token,
+                SendInterim = request.SendInterim,
             };
-            var response = await handler.HandleAsync(live).ConfigureAwait(false);
-            request.Session = live.Session;
-            request.Tree = live.Tree;
-            return response;
+            try
+            {
+                return await handler.HandleAsync(live).ConfigureAwait(false);
+            }
+            finally
+            {
+                request.Session = live.Session;
+                request.Tree = live.Tree;
+                request.AsyncId = live.AsyncId;
+            }
         }
         catch (MalformedMessageException ex)
         {
@@ -308,10 +319,10 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     }
 
     /// <summary>Builds the (compound) response: each message 8-aligned when followed by another, signed separately, then encrypted as one (3.3.4.1.3).</summary>
-    private async Task SendResponsesAsync(List<(Smb2Header Request, Smb2Response Response, SmbSession? Session)> responses, SmbSession? encryptedBy)
+    private async Task SendResponsesAsync(List<Outgoing> responses, SmbSession? encryptedBy)
     {
         int total = 0;
-        foreach (var (_, response, _) in responses) total += Align8(Smb2Header.Size + (response.Body?.Length ?? 0));
+        foreach (var r in responses) total += Align8(Smb2Header.Size + (r.Response.Body?.Length ?? 0));
         byte[] buffer = ArrayPool<byte>.Shared.Rent(total);
         try
         {
@@ -319,7 +330,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
             SmbSession? encryptFor = encryptedBy;
             for (int i = 0; i < responses.Count; i++)
             {
-                var (request, response, session) = responses[i];
+                var (request, response, session, asyncId) = responses[i];
                 int bodyLength = response.Body?.Length ?? 0;
                 int length = Smb2Header.Size + bodyLength;
                 bool last = i == responses.Count - 1;
@@ -327,15 +338,18 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 var span = buffer.AsSpan(offset, padded);
                 span.Clear();
 
-                var requestedCredits = request.Credits;
-                ushort granted = _connection.Credits.Grant(requestedCredits, _connection.Server.Options.Limits.MaxCreditsPerConnection, request.CreditCharge);
+                // Credits go with the interim response of an async request, not its final one (3.3.4.2).
+                ushort granted = asyncId != 0 && response.Status != NtStatus.Pending ? (ushort)0
+                    : _connection.Credits.Grant(request.Credits, _connection.Server.Options.Limits.MaxCreditsPerConnection, request.CreditCharge);
                 var header = new Smb2Header
                 {
                     CreditCharge = request.CreditCharge,
                     Status = (uint)response.Status,
                     Command = request.Command,
                     Credits = granted,
-                    Flags = Smb2Flags.ServerToRedir | (request.Flags & (Smb2Flags.RelatedOperations | Smb2Flags.PriorityMask)),
+                    AsyncId = asyncId,
+                    Flags = Smb2Flags.ServerToRedir | (asyncId != 0 ? Smb2Flags.AsyncCommand : 0)
+                        | (request.Flags & (Smb2Flags.RelatedOperations | Smb2Flags.PriorityMask)),
                     NextCommand = last ? 0u : (uint)padded,
                     MessageId = request.MessageId,
                     TreeId = response.TreeIdOverride ?? request.TreeId,
@@ -345,7 +359,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 response.Body?.WrittenSpan.CopyTo(span[Smb2Header.Size..]);
                 response.OnSerialized?.Invoke(span[..length]);
 
-                var signer = ChooseSigner(request, response, session, encryptFor);
+                var signer = response.Status == NtStatus.Pending ? null : ChooseSigner(request, response, session, encryptFor);
                 signer?.Sign(span);
                 if (encryptFor is null && session is not null && session.IsValid && session.EncryptData && session.Cipher is not null
                     && request.Command is not (Smb2Command.Negotiate or Smb2Command.SessionSetup))
@@ -368,6 +382,26 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// Sends the responses of the compound gathered so far plus the interim response of
+    /// <paramref name="request"/> (3.3.4.2): Status PENDING, ASYNC flag, AsyncId, unsigned.
+    /// </summary>
+    private async ValueTask SendInterimAsync(Smb2Request request, List<Outgoing> responses, SmbSession? encryptedBy)
+    {
+        var batch = new List<Outgoing>(responses) { new(request.Header, Smb2Response.Error(NtStatus.Pending), request.Session, request.AsyncId) };
+        responses.Clear();
+        try
+        {
+            await SendResponsesAsync(batch, encryptedBy).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var r in batch) r.Response.Dispose();
+        }
+    }
+
+    private readonly record struct Outgoing(Smb2Header Request, Smb2Response Response, SmbSession? Session, ulong AsyncId);
 
     private static Smb2Signer? ChooseSigner(in Smb2Header request, Smb2Response response, SmbSession? session, SmbSession? encryptedBy)
     {

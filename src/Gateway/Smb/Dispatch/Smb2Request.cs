@@ -21,6 +21,23 @@ public sealed class Smb2Request
     public bool IsCompoundMember { get; init; }
     public CancellationToken Cancellation { get; init; }
 
+    /// <summary>Set by the dispatcher: sends the interim STATUS_PENDING response (3.3.4.2).</summary>
+    internal Func<Smb2Request, ValueTask>? SendInterim { get; init; }
+    /// <summary>Nonzero once the request went async; the final response carries it.</summary>
+    public ulong AsyncId { get; internal set; }
+
+    /// <summary>
+    /// Answers STATUS_PENDING now (MS-SMB2 3.3.4.2) so the client's credits are not held while the
+    /// request waits (CHANGE_NOTIFY, blocking LOCK, long copies); the final response follows later.
+    /// CANCEL finds the request by its AsyncId from then on. Idempotent.
+    /// </summary>
+    public async ValueTask GoAsyncAsync()
+    {
+        if (AsyncId != 0 || SendInterim is null) return;
+        AsyncId = Handlers.AsyncIds.FromMessageId(Header.MessageId);
+        await SendInterim(this).ConfigureAwait(false);
+    }
+
     public ReadOnlySpan<byte> Span => Message.Span;
 
     /// <summary>
