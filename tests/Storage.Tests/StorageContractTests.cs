@@ -699,6 +699,9 @@ public abstract class StorageContractTests : IAsyncLifetime
         await CreateFileAsync("f.txt", "F");
         await CreateDirectoryAsync("dir");
         await AssertErrorAsync(StorageError.AccessDenied, () => Volume.RenameAsync("f.txt", "dir", true).AsTask());
+        await AssertErrorAsync(StorageError.AccessDenied, () => Volume.RenameAsync("dir", "f.txt", true).AsTask());
+        await CreateDirectoryAsync("dir/child");
+        await AssertErrorAsync(StorageError.InvalidParameter, () => Volume.RenameAsync("dir", "dir/child/dir", false).AsTask());
         await AssertErrorAsync(StorageError.PathNotFound, () => Volume.RenameAsync("f.txt", "nodir/f.txt", false).AsTask());
         await AssertErrorAsync(StorageError.NotFound, () => Volume.RenameAsync("none.txt", "g.txt", false).AsTask());
         Assert.Equal("F", await ReadTextAsync("f.txt"));
@@ -827,9 +830,19 @@ public abstract class StorageContractTests : IAsyncLifetime
             await AssertOpenErrorAsync(StorageError.OutsideShare, p, new OpenRequest(CreateDisposition.Open, StorageAccess.Read, ObjectKind.Directory));
         }
         string probe = "smbcopy-probe-" + Guid.NewGuid().ToString("N");
-        await AssertOpenErrorAsync(StorageError.OutsideShare, "etc/" + probe, CreateFile);
-        await AssertOpenErrorAsync(StorageError.OutsideShare, "etc/" + probe, CreateDir);
-        Assert.False(File.Exists(System.IO.Path.Combine(dir, probe)) || Directory.Exists(System.IO.Path.Combine(dir, probe)));
+        string escaped = System.IO.Path.Combine(dir, probe);
+        try
+        {
+            await AssertOpenErrorAsync(StorageError.OutsideShare, "etc/" + probe, CreateFile);
+            await AssertOpenErrorAsync(StorageError.OutsideShare, "etc/" + probe, CreateDir);
+            Assert.False(File.Exists(escaped) || Directory.Exists(escaped), "a file was created outside the share");
+        }
+        finally
+        {
+            // a broken driver must not leave litter in a system directory
+            if (File.Exists(escaped)) File.Delete(escaped);
+            if (Directory.Exists(escaped)) Directory.Delete(escaped);
+        }
 
         // enumerate then open: whatever is listed opens inside the share; links leading out are not listed
         var listed = await ListAsync("");
