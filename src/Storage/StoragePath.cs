@@ -21,7 +21,7 @@ public static class StoragePath
             return [];
         if (path[0] is '\\' or '/')
             throw new StorageException(StorageError.OutsideShare, "Absolute names are not share-relative.");
-        if (path.Length >= 2 && path[1] == ':' && char.IsAsciiLetter(path[0]))
+        if (path.Length >= 2 && path[1] == ':' && char.IsAsciiLetter(path[0]) && (path.Length == 2 || path[2] is '\\' or '/'))
             throw new StorageException(StorageError.OutsideShare, "Drive-qualified names are not share-relative.");
 
         int count = 1;

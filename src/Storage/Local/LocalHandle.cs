@@ -396,6 +396,8 @@ internal sealed class LocalHandle : IStorageHandle
                             throw new StorageException(StorageError.AlreadyExists, "The rename target exists.");
                         if (target.FileType == S_IFDIR)
                             throw new StorageException(StorageError.AccessDenied, "A directory cannot be replaced.");
+                        if (IsDirectory)
+                            throw new StorageException(StorageError.AccessDenied, "A directory cannot replace a file.");
                         if (IsReadOnlyEntry(newParent, existing))
                             throw new StorageException(StorageError.AccessDenied, "The rename target is read-only.");
                         Rename(oldParent, oldName, newParent, existing, noReplace: false);

@@ -333,12 +333,12 @@ internal sealed class LocalVolume : IStorageVolume
         if (type is not (S_IFREG or S_IFDIR))
             throw new StorageException(StorageError.NotSupported, "Only regular files and directories can be opened.");
         bool isDirectory = type == S_IFDIR;
+        if (request.Disposition == CreateDisposition.Create)
+            throw new StorageException(StorageError.AlreadyExists, "The name already exists.");
         if (request.Kind == ObjectKind.Directory && !isDirectory)
             throw new StorageException(StorageError.NotADirectory, "Not a directory.");
         if (request.Kind == ObjectKind.File && isDirectory)
             throw new StorageException(StorageError.IsADirectory, "Is a directory.");
-        if (request.Disposition == CreateDisposition.Create)
-            throw new StorageException(StorageError.AlreadyExists, "The name already exists.");
 
         bool overwrite = request.Disposition is CreateDisposition.Overwrite or CreateDisposition.OverwriteIf
             or CreateDisposition.Supersede;
