@@ -24,9 +24,9 @@ else
   echo "install-deps: installing ${missing[*]:-(forced)}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=900 -q update
-  # --no-install-recommends keeps it small; samba-vfs-modules is named explicitly (streams_xattr).
+  # --no-install-recommends keeps it small, --no-upgrade leaves present packages alone; samba-vfs-modules is named explicitly (streams_xattr).
   # tshark asks whether non-root may capture: noninteractive takes the default (no); CI runs as root.
-  apt-get -o DPkg::Lock::Timeout=900 -q install -y --no-install-recommends "${PACKAGES[@]}"
+  apt-get -o DPkg::Lock::Timeout=900 -q install -y --no-install-recommends --no-upgrade "${PACKAGES[@]}"
 fi
 command -v dotnet >/dev/null || { echo "install-deps: dotnet (the .NET 10 SDK) is not on PATH" >&2; exit 1; }
 for t in smbd smbclient smbtorture tshark dumpcap text2pcap; do
