@@ -27,15 +27,17 @@ command -v smbtorture >/dev/null || { echo "smbtorture not installed (samba-test
 
 WORK=$(mktemp -d /tmp/smbtorture-run.XXXXXX)
 chmod 755 "$WORK"   # the share lives inside; Samba maps the user to a non-root Unix account
-STOP=""
+STOP=""; RIG_FAILED=0
 cleanup() { [ -n "$STOP" ] && eval "$STOP" >/dev/null 2>&1; rm -rf "$WORK"; }
 trap cleanup EXIT
 case $TARGET in
   samba|gateway)
     PORT=$(bash "$RIGS/free-port.sh"); HOST=127.0.0.1
     [ -n "$OUT" ] || OUT="$HERE/results-$TARGET.tsv"
-    bash "$RIGS/$TARGET/start.sh" -p "$PORT" -b "$WORK/rig" -u "$USER_" -w "$PASS" -s "$SHARE=$WORK/share"
-    STOP="bash '$RIGS/$TARGET/stop.sh' -b '$WORK/rig'";;
+    STOP="bash '$RIGS/$TARGET/stop.sh' -b '$WORK/rig'"
+    # a server that does not start still gets its table (every test fails to connect); exit 1 at the end
+    bash "$RIGS/$TARGET/start.sh" -p "$PORT" -b "$WORK/rig" -u "$USER_" -w "$PASS" -s "$SHARE=$WORK/share" \
+      || { RIG_FAILED=1; echo "run.sh: $TARGET did not start; recording every test as failed" >&2; };;
   *:*)
     HOST=${TARGET%:*}; PORT=${TARGET##*:}
     [ -n "$OUT" ] || { echo "HOST:PORT needs -o OUT.tsv" >&2; exit 2; };;
@@ -85,3 +87,4 @@ awk -F'\t' 'NR > 1 { if (!($1 in tot)) o[++n] = $1; c[$1 FS $3]++; tot[$1]++ }
 if [ "$TARGET" = gateway ] && [ -f "$HERE/results-samba.tsv" ]; then
   bash "$HERE/compare.sh" "$HERE/results-samba.tsv" "$OUT" > "$HERE/results.md" && echo "wrote $HERE/results.md"
 fi
+[ "$RIG_FAILED" = 0 ] || exit 1
