@@ -54,7 +54,8 @@ for suite in $SUITES; do
     > "$WORK/list" || true
   start=$(date +%s.%N)
   rc=0
-  timeout -k 10 "$SUITE_TIMEOUT" smbtorture "//$HOST/$SHARE" -p "$PORT" -U "$USER_%$PASS" \
+  # --configfile=/dev/null: the same defaults on every machine, whatever /etc/samba/smb.conf says
+  timeout -k 10 "$SUITE_TIMEOUT" smbtorture --configfile=/dev/null "//$HOST/$SHARE" -p "$PORT" -U "$USER_%$PASS" \
       --fullname --format=subunit "$suite" > "$WORK/raw.$suite" 2>&1 || rc=$?
   secs=$(echo "$(date +%s.%N) - $start" | bc)
   mkdir -p "${OUT%.tsv}.logs" && cp "$WORK/raw.$suite" "${OUT%.tsv}.logs/$suite.log"
