@@ -22,11 +22,12 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
         var tsv = Path.Combine(server.WorkDir, $"smbtorture-{suite}.tsv");
         var r = await ProcessRunner.RunAsync("bash",
             [RepoPaths.Path("tests", "smbtorture", "run.sh"), $"{server.Host}:{server.Port}", "-o", tsv],
-            TimeSpan.FromMinutes(15),
+            TimeSpan.FromMinutes(6),
             new Dictionary<string, string>
             {
                 ["SUITES"] = suite,
-                ["SUITE_TIMEOUT"] = "600",
+                // Samba needs 2.5 s for smb2.session; a gateway that hangs must not eat CI's 90 minutes
+                ["SUITE_TIMEOUT"] = suite == "smb2.session" ? "300" : "120",
                 ["SMBTORTURE_USER"] = server.User,
                 ["SMBTORTURE_PASSWORD"] = server.Password,
                 ["SMBTORTURE_SHARE"] = server.ShareName,
@@ -34,14 +35,12 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
         output.WriteLine(r.ToString());
         Expect.Succeeded(r, server);
         var rows = File.ReadAllLines(tsv).Skip(1).Select(l => l.Split('\t')).Where(c => c.Length >= 3 && c[0] == suite).ToList();
-        foreach (var c in rows.Where(c => c[2] != "success"))
-        {
-            output.WriteLine($"{c[2],-8} {c[1]}  {(c.Length > 3 ? c[3] : "")}");
-        }
+        var notPassed = string.Join('\n', rows.Where(c => c[2] != "success").Select(c => $"{c[2],-8} {c[1]}  {(c.Length > 3 ? c[3] : "")}"));
+        output.WriteLine(notPassed);
         var passed = rows.Count(c => c[2] == "success");
         output.WriteLine($"{suite}: {passed} of {rows.Count} passed on {server.Target}; minimum {min}");
         Expect.That(rows.Count > 0, $"smbtorture reported tests for {suite}", r, server);
-        Expect.That(passed >= min, $"{suite}: at least {min} tests pass, {passed} of {rows.Count} did (see the rows above)", r, server);
+        Expect.That(passed >= min, $"{suite}: at least {min} tests pass, {passed} of {rows.Count} did; the others:\n{notPassed}", r, server);
     }
 
     private static int ExpectedMinimum(string suite)

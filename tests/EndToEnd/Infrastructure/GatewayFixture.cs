@@ -80,14 +80,9 @@ public sealed class GatewayFixture : IAsyncLifetime
             var r = await ProcessRunner.RunAsync("bash", [RepoPaths.Path("tests", "rigs", "samba", "stop.sh"), "-b", SambaBase], TimeSpan.FromSeconds(30));
             Log(r.Output.Trim());
         }
-        else if (_gateway is not null)
+        else
         {
-            if (!_gateway.HasExited)
-            {
-                _gateway.Kill(entireProcessTree: true);
-                await _gateway.WaitForExitAsync();
-            }
-            _gateway.Dispose();
+            await StopGatewayAsync();
         }
         if (Environment.GetEnvironmentVariable("SMBCOPY_E2E_KEEP") != "1")
         {
@@ -146,7 +141,10 @@ public sealed class GatewayFixture : IAsyncLifetime
         ], TimeSpan.FromSeconds(60));
         if (r.ExitCode != 0)
         {
-            throw new InvalidOperationException($"Samba rig did not start:\n{r}\n{ServerLog()}");
+            var log = ServerLog();
+            // start.sh may leave an smbd behind that never listened; a failed InitializeAsync is not disposed
+            await ProcessRunner.RunAsync("bash", [RepoPaths.Path("tests", "rigs", "samba", "stop.sh"), "-b", SambaBase], TimeSpan.FromSeconds(30));
+            throw new InvalidOperationException($"Samba rig did not start:\n{r}\n{log}");
         }
         Log(r.StdOut.Trim());
     }
@@ -182,6 +180,12 @@ public sealed class GatewayFixture : IAsyncLifetime
             psi.ArgumentList.Add(a);
         }
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        // The gateway reads SMBCOPY_* environment variables as configuration and rejects unknown keys
+        // (SMBCOPY_E2E_TARGET would become SmbCopy:E2E_TARGET): its configuration is the command line only.
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("SMBCOPY_", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            psi.Environment.Remove(key);
+        }
         _gateway = new Process { StartInfo = psi };
         _gateway.OutputDataReceived += (_, e) => Append(e.Data);
         _gateway.ErrorDataReceived += (_, e) => Append(e.Data);
@@ -206,7 +210,38 @@ public sealed class GatewayFixture : IAsyncLifetime
             }
             await Task.Delay(100);
         }
-        throw new InvalidOperationException($"gateway did not listen on {Host}:{Port} within {StartTimeout.TotalSeconds} s\n{ServerLog(200)}");
+        var output = ServerLog(200);
+        await StopGatewayAsync();
+        throw new InvalidOperationException($"gateway did not listen on {Host}:{Port} within {StartTimeout.TotalSeconds} s\n{output}");
+    }
+
+    /// <summary>SIGTERM (the host's graceful shutdown), then SIGKILL of the whole tree after 10 s.</summary>
+    private async Task StopGatewayAsync()
+    {
+        if (_gateway is null)
+        {
+            return;
+        }
+        if (!_gateway.HasExited)
+        {
+            using (var term = Process.Start("kill", ["-TERM", _gateway.Id.ToString()]))
+            {
+                await term.WaitForExitAsync();
+            }
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await _gateway.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Log("gateway ignored SIGTERM for 10 s; killing it");
+                _gateway.Kill(entireProcessTree: true);
+                await _gateway.WaitForExitAsync();
+            }
+        }
+        _gateway.Dispose();
+        _gateway = null;
     }
 
     private void Append(string? line)

@@ -38,6 +38,8 @@ for s in "${SHARES[@]}"; do
   i=$((i+1))
 done
 cd "$BASE"
+# the gateway reads SMBCOPY_* variables as configuration and rejects unknown keys: pass none
+for v in $(compgen -e | grep -i '^SMBCOPY_' || true); do unset "$v"; done
 setsid dotnet "$DLL" "${ARGS[@]}" </dev/null >"$BASE/log/gateway.out" 2>&1 &
 PID=$!
 echo "$PID" > "$BASE/gateway.pid"
