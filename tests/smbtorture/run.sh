@@ -11,7 +11,7 @@
 #     SUITE_TIMEOUT seconds per suite (default 600).
 # TSV columns: suite, test, result (success|failure|skip|error|xfail), detail (first line of reason).
 # A test smbtorture lists but never reports (crash, timeout, refused connection) is 'error'.
-# Raw smbtorture output goes to OUT-without-.tsv.logs/SUITE.log. Prints a per-suite summary; after a gateway run, regenerates results.md if results-samba.tsv exists.
+# Raw smbtorture output goes to OUT-without-.tsv.logs/SUITE.log. Prints a per-suite summary; after a gateway run to the default output, regenerates results.md.
 # Exits 0 when the suites ran (whatever they found), non-zero when the harness itself failed.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); RIGS="$HERE/../rigs"
@@ -85,7 +85,7 @@ echo "wrote $OUT"
 awk -F'\t' 'NR > 1 { if (!($1 in tot)) o[++n] = $1; c[$1 FS $3]++; tot[$1]++ }
   END { printf "%-14s %7s %7s %7s %7s %7s\n", "suite", "success", "failure", "skip", "error", "total"
         for (i = 1; i <= n; i++) { k = o[i]; printf "%-14s %7d %7d %7d %7d %7d\n", k, c[k FS "success"], c[k FS "failure"], c[k FS "skip"], c[k FS "error"], tot[k] } }' "$OUT"
-if [ "$TARGET" = gateway ] && [ -f "$HERE/results-samba.tsv" ]; then
+if [ "$TARGET" = gateway ] && [ "$OUT" = "$HERE/results-gateway.tsv" ] && [ -f "$HERE/results-samba.tsv" ]; then
   bash "$HERE/compare.sh" "$HERE/results-samba.tsv" "$OUT" > "$HERE/results.md" && echo "wrote $HERE/results.md"
 fi
 [ "$RIG_FAILED" = 0 ] || exit 1

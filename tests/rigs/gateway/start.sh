@@ -8,7 +8,8 @@
 #   -b BASEDIR  state dir, log, pid (default /tmp/smbcopy-gateway)
 #   -u USER / -w PASS   the one user (default alice / alice-Pw1); the NT hash is passed, not the password
 #   -s SHARE    NAME=PATH, repeatable (default data=BASEDIR/share-data)
-# env CONFIGURATION (default Debug) picks src/Gateway/bin/$CONFIGURATION/net10.0/smbcopy.dll.
+# env CONFIGURATION (default Debug) picks src/Gateway/bin/$CONFIGURATION/net10.0/smbcopy.dll;
+#     SMBCOPY_GATEWAY_DLL overrides the path.
 # Stop with stop.sh -b BASEDIR.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../../.." && pwd)
@@ -21,7 +22,7 @@ while getopts "p:H:b:u:w:s:h" o; do
 done
 [ ${#SHARES[@]} -eq 0 ] && SHARES=("data=$BASE/share-data")
 [ -z "$HTTP" ] && HTTP=$(bash "$HERE/../free-port.sh")
-DLL="$ROOT/src/Gateway/bin/${CONFIGURATION:-Debug}/net10.0/smbcopy.dll"
+DLL=${SMBCOPY_GATEWAY_DLL:-$ROOT/src/Gateway/bin/${CONFIGURATION:-Debug}/net10.0/smbcopy.dll}
 [ -f "$DLL" ] || { echo "$DLL not built (dotnet build SmbCopy.sln)" >&2; exit 1; }
 if [ -f "$BASE/gateway.pid" ] && kill -0 "$(cat "$BASE/gateway.pid")" 2>/dev/null; then
   echo "gateway already running with pid $(cat "$BASE/gateway.pid") (base $BASE)" >&2; exit 1
