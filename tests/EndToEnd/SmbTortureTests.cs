@@ -1,0 +1,59 @@
+using System.Globalization;
+using SmbCopy.EndToEnd.Tests.Infrastructure;
+
+namespace SmbCopy.EndToEnd.Tests;
+
+/// <summary>
+/// Samba's smbtorture SMB2 suites through tests/smbtorture/run.sh. Each suite must pass at least the
+/// number of tests recorded in tests/smbtorture/expected-min.tsv (Samba 4.17's count on this kind of
+/// machine, from results-samba.tsv); raise the minimum as the gateway improves, never lower it silently.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("smb2.connect")]
+    [InlineData("smb2.tcon")]
+    [InlineData("smb2.session")]
+    [InlineData("smb2.credits")]
+    public async Task SuitePassesAtLeastTheRecordedMinimum(string suite)
+    {
+        var min = ExpectedMinimum(suite);
+        var tsv = Path.Combine(server.WorkDir, $"smbtorture-{suite}.tsv");
+        var r = await ProcessRunner.RunAsync("bash",
+            [RepoPaths.Path("tests", "smbtorture", "run.sh"), $"{server.Host}:{server.Port}", "-o", tsv],
+            TimeSpan.FromMinutes(6),
+            new Dictionary<string, string>
+            {
+                ["SUITES"] = suite,
+                // Samba needs 2.5 s for smb2.session; a gateway that hangs must not eat CI's 90 minutes
+                ["SUITE_TIMEOUT"] = suite == "smb2.session" ? "300" : "120",
+                ["SMBTORTURE_USER"] = server.User,
+                ["SMBTORTURE_PASSWORD"] = server.Password,
+                ["SMBTORTURE_SHARE"] = server.ShareName,
+            });
+        output.WriteLine(r.ToString());
+        Expect.Succeeded(r, server);
+        var rows = File.ReadAllLines(tsv).Skip(1).Select(l => l.Split('\t')).Where(c => c.Length >= 3 && c[0] == suite).ToList();
+        var notPassed = string.Join('\n', rows.Where(c => c[2] != "success").Select(c => $"{c[2],-8} {c[1]}  {(c.Length > 3 ? c[3] : "")}"));
+        output.WriteLine(notPassed);
+        var passed = rows.Count(c => c[2] == "success");
+        output.WriteLine($"{suite}: {passed} of {rows.Count} passed on {server.Target}; minimum {min}");
+        Expect.That(rows.Count > 0, $"smbtorture reported tests for {suite}", r, server);
+        Expect.That(passed >= min, $"{suite}: at least {min} tests pass, {passed} of {rows.Count} did; the others:\n{notPassed}", r, server);
+    }
+
+    private static int ExpectedMinimum(string suite)
+    {
+        var file = RepoPaths.Path("tests", "smbtorture", "expected-min.tsv");
+        foreach (var line in File.ReadLines(file))
+        {
+            var c = line.Split('\t');
+            if (c.Length >= 2 && c[0] == suite)
+            {
+                return int.Parse(c[1], CultureInfo.InvariantCulture);
+            }
+        }
+        throw new InvalidOperationException($"{suite} has no minimum in {file}");
+    }
+}

@@ -1,0 +1,86 @@
+#!/bin/bash
+# The test command (README, CI): install dependencies, build the solution with warnings as errors,
+# run every unit-test project, then the end-to-end project; print 'N passed, N failed[, N skipped]'
+# summed over all test projects (from their trx files) as the last line; exit non-zero on any failure.
+#
+# env CONFIGURATION        Debug (default) | Release
+#     SMBCOPY_E2E_TARGET   gateway (default) | samba   -- which server the end-to-end tests start
+#     SKIP_INSTALL=1       do not run tests/install-deps.sh
+#     SKIP_E2E=1           unit tests only
+#     TEST_RESULTS         trx directory (default artifacts/test-results)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CONFIG=${CONFIGURATION:-Debug}
+RESULTS=${TEST_RESULTS:-$ROOT/artifacts/test-results}
+export SMBCOPY_E2E_TARGET=${SMBCOPY_E2E_TARGET:-gateway}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+rm -rf "$RESULTS"; mkdir -p "$RESULTS"
+FAILED_STEPS=()
+TIMINGS=()
+now() { date +%s.%N; }
+took() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+banner() { printf '\n===== %s =====\n' "$*"; }
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  banner "install dependencies"; t=$(now)
+  bash tests/install-deps.sh || FAILED_STEPS+=("install-deps")
+  TIMINGS+=("install $(took "$t") s")
+fi
+
+banner "build (dotnet build SmbCopy.sln -c $CONFIG -warnaserror)"; t=$(now)
+if ! dotnet build SmbCopy.sln -c "$CONFIG" -warnaserror -nologo -clp:NoSummary\;ErrorsOnly -v:q; then
+  echo "BUILD FAILED"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+TIMINGS+=("build $(took "$t") s")
+
+# run_tests NAME PROJECT [extra dotnet test args...]
+run_tests() {
+  local name=$1 proj=$2; shift 2
+  banner "test $name ($proj)"; local t; t=$(now)
+  dotnet test "$proj" -c "$CONFIG" --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
+    --results-directory "$RESULTS" "$@"
+  local rc=$?
+  TIMINGS+=("$name $(took "$t") s")
+  if [ $rc -ne 0 ]; then
+    FAILED_STEPS+=("$name")
+    [ -f "$RESULTS/$name.trx" ] || echo "crashed" > "$RESULTS/$name.crashed"
+  fi
+}
+
+for proj in tests/*/*.csproj; do
+  case $proj in tests/EndToEnd/*) continue;; esac
+  run_tests "$(basename "$proj" .csproj)" "$proj"
+done
+if [ "${SKIP_E2E:-0}" != 1 ]; then
+  echo "end-to-end target: $SMBCOPY_E2E_TARGET"
+  # --blame-hang-timeout: a hung client or server must not eat CI's 90 minutes
+  run_tests SmbCopy.EndToEnd.Tests tests/EndToEnd/SmbCopy.EndToEnd.Tests.csproj --blame-hang-timeout 30m
+fi
+
+banner "summary"
+printf '%s\n' "${TIMINGS[@]}"
+[ ${#FAILED_STEPS[@]} -eq 0 ] || echo "failed steps: ${FAILED_STEPS[*]}"
+# Sum the trx counters; a project that died without a trx counts as one failure.
+SUMMARY=$(/usr/bin/env python3 - "$RESULTS" <<'PY'
+import glob, os, sys, xml.etree.ElementTree as ET
+d = sys.argv[1]; p = f = s = 0
+for trx in sorted(glob.glob(os.path.join(d, "*.trx"))):
+    c = ET.parse(trx).getroot().find(".//{*}ResultSummary/{*}Counters")
+    if c is None:
+        f += 1; print(f"{os.path.basename(trx)}: no counters", file=sys.stderr); continue
+    n = lambda k: int(c.get(k, "0"))
+    pp, ff = n("passed"), n("failed") + n("error") + n("timeout") + n("aborted")
+    ss = max(n("total") - n("executed"), n("notExecuted"))
+    print(f"{os.path.basename(trx)}: {pp} passed, {ff} failed, {ss} skipped (of {n('total')})", file=sys.stderr)
+    p += pp; f += ff; s += ss
+f += len(glob.glob(os.path.join(d, "*.crashed")))
+print(f"{p} passed, {f} failed" + (f", {s} skipped" if s else ""))
+PY
+) || SUMMARY="0 passed, 1 failed"
+FAILED=$(echo "$SUMMARY" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+echo "$SUMMARY"
+[ ${#FAILED_STEPS[@]} -eq 0 ] && [ "$FAILED" = 0 ] || exit 1
