@@ -19,6 +19,28 @@ public static class GatewayConfiguration
     public const string SettingsFileName = "appsettings.json";
     public const string EnvironmentPrefix = "SMBCOPY_";
 
+    /// <summary>
+    /// The content root: the working directory, except when that is this project's own directory. The Web SDK makes
+    /// <c>dotnet run --project src/Gateway</c> start in src/Gateway (RunWorkingDirectory), whereas the repository's
+    /// appsettings.json and ./data are meant relative to the repository root; so from the project directory, the
+    /// nearest ancestor holding SmbCopy.sln is used. Installed binaries never run from a directory with the .csproj.
+    /// </summary>
+    public static string ResolveContentRoot(string workingDirectory)
+    {
+        if (!File.Exists(Path.Combine(workingDirectory, "SmbCopy.Gateway.csproj")))
+        {
+            return workingDirectory;
+        }
+        for (var dir = Directory.GetParent(workingDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "SmbCopy.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        return workingDirectory;
+    }
+
     /// <summary>Below appsettings.json: without a Logging section, one request would log five Information lines.</summary>
     private static readonly KeyValuePair<string, string?>[] Defaults =
     [
