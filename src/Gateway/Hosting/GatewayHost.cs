@@ -70,6 +70,12 @@ public static class GatewayHost
             Console.Error.WriteLine(ex.Error.ToString());
             return ExitConfigurationError;
         }
+        catch (Exception ex)
+        {
+            // Anything else is a bug or an environment failure: keep the detail, but exit with a defined code.
+            Console.Error.WriteLine($"smbcopy: fatal: {ex}");
+            return ExitFailure;
+        }
     }
 
     private static async Task<int> RunServerAsync(string[] args)
