@@ -70,11 +70,19 @@ public static class GatewayHost
             Console.Error.WriteLine(ex.Error.ToString());
             return ExitConfigurationError;
         }
+        catch (Exception ex)
+        {
+            // Anything else is a bug or an environment failure: keep the detail, but exit with a defined code.
+            Console.Error.WriteLine($"smbcopy: fatal: {ex}");
+            return ExitFailure;
+        }
     }
 
     private static async Task<int> RunServerAsync(string[] args)
     {
-        var contentRoot = Directory.GetCurrentDirectory();
+        var contentRoot = GatewayConfiguration.ResolveContentRoot(Directory.GetCurrentDirectory());
+        // Relative paths mean the same thing to every component (storage drivers included) only if they share one base.
+        Directory.SetCurrentDirectory(contentRoot);
         // Kestrel would otherwise read these host settings at start and log that it overrides them (container images
         // set ASPNETCORE_HTTP_PORTS=8080); the gateway listens only where SmbCopy:Smb and SmbCopy:Http say.
         foreach (var name in IgnoredHostVariables)

@@ -108,3 +108,23 @@ public sealed class GatewayConfigurationTests : IDisposable
         Assert.Equal(445, options.Smb.Port);
     }
 }
+
+public sealed class ContentRootTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("smbcopy-root-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void Working_directory_is_the_content_root() =>
+        Assert.Equal(_root, GatewayConfiguration.ResolveContentRoot(_root));
+
+    [Fact]
+    public void Dotnet_run_from_the_project_directory_uses_the_repository_root()
+    {
+        var project = Directory.CreateDirectory(Path.Combine(_root, "src", "Gateway")).FullName;
+        File.WriteAllText(Path.Combine(project, "SmbCopy.Gateway.csproj"), "");
+        File.WriteAllText(Path.Combine(_root, "SmbCopy.sln"), "");
+        Assert.Equal(_root, GatewayConfiguration.ResolveContentRoot(project));
+    }
+}
