@@ -1,3 +1,4 @@
+using SmbCopy.Protocol.Security;
 using System.Globalization;
 using System.Net;
 using SmbCopy.Gateway.Hosting;
@@ -145,7 +146,7 @@ public static class SmbCopyOptionsValidator
             {
                 seen.Add(user.Name, i);
             }
-            if (!NtHash.TryParseHex(user.NtHash, out _))
+            if (!NtHash.TryParseHex((user.NtHash ?? "").Trim(), out _))
             {
                 error($"Users:{i}:NtHash", "must be 32 hex digits (run 'smbcopy hash-password')");
             }

@@ -1,3 +1,4 @@
+using SmbCopy.Protocol.Security;
 namespace SmbCopy.Gateway.Hosting;
 
 /// <summary><c>smbcopy hash-password</c>: reads a password from stdin, prints its NT hash for SmbCopy:Users:N:NtHash.</summary>
@@ -27,7 +28,7 @@ internal static class HashPasswordCommand
             error.WriteLine("hash-password: no password given (it is read from standard input)");
             return 2;
         }
-        output.WriteLine(NtHash.ToHex(NtHash.Compute(password)));
+        output.WriteLine(Convert.ToHexStringLower(NtHash.FromPassword(password)));
         return 0;
     }
 

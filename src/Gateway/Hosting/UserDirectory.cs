@@ -1,3 +1,4 @@
+using SmbCopy.Protocol.Security;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -30,9 +31,9 @@ public sealed class UserDirectory : IUserDirectory
         _hashes = new(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, hash) in users)
         {
-            if (hash.Length != NtHash.Length)
+            if (hash.Length != NtHash.Size)
             {
-                throw new ArgumentException($"NT hash of '{name}' is not {NtHash.Length} bytes", nameof(users));
+                throw new ArgumentException($"NT hash of '{name}' is not {NtHash.Size} bytes", nameof(users));
             }
             _hashes[name] = hash.ToArray();
         }
@@ -50,7 +51,7 @@ public sealed class UserDirectory : IUserDirectory
 
     /// <summary>Users from validated configuration entries.</summary>
     public static UserDirectory FromOptions(IEnumerable<UserOptions> users) =>
-        new(users.Select(u => (u.Name, NtHash.TryParseHex(u.NtHash, out var h)
+        new(users.Select(u => (u.Name, NtHash.TryParseHex((u.NtHash ?? "").Trim(), out var h)
             ? h
             : throw new ArgumentException($"NtHash of '{u.Name}' is not 32 hex digits", nameof(users)))), "configuration");
 
@@ -65,7 +66,7 @@ public sealed class UserDirectory : IUserDirectory
             return Load(path);
         }
         generatedPassword = RandomNumberGenerator.GetString(PasswordAlphabet, GeneratedPasswordLength);
-        var hash = NtHash.Compute(generatedPassword);
+        var hash = NtHash.FromPassword(generatedPassword);
         StateFiles.EnsureDirectory(stateDirectory);
         Save(path, [(GeneratedUserName, hash)]);
         return new([(GeneratedUserName, hash)], path);
@@ -85,7 +86,7 @@ public sealed class UserDirectory : IUserDirectory
         var users = new List<(string, byte[])>();
         foreach (var (entry, i) in (file?.Users ?? []).Select((e, i) => (e, i)))
         {
-            if (string.IsNullOrWhiteSpace(entry.Name) || !NtHash.TryParseHex(entry.NtHash, out var hash))
+            if (string.IsNullOrWhiteSpace(entry.Name) || !NtHash.TryParseHex((entry.NtHash ?? "").Trim(), out var hash))
             {
                 throw new InvalidDataException($"'{path}': entry {i} needs a name and a 32-hex-digit ntHash");
             }
@@ -100,7 +101,7 @@ public sealed class UserDirectory : IUserDirectory
 
     internal static void Save(string path, IEnumerable<(string Name, byte[] NtHash)> users)
     {
-        var file = new UserFile { Users = [.. users.Select(u => new UserEntry { Name = u.Name, NtHash = NtHash.ToHex(u.NtHash) })] };
+        var file = new UserFile { Users = [.. users.Select(u => new UserEntry { Name = u.Name, NtHash = Convert.ToHexStringLower(u.NtHash) })] };
         StateFiles.WriteAtomically(path, JsonSerializer.Serialize(file, JsonOptions) + "\n");
     }
 

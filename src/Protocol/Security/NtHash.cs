@@ -14,7 +14,7 @@ public static class NtHash
     }
 
     /// <summary>Parses 32 hex digits (as stored by the user database / smbpasswd) into the 16-byte hash.</summary>
-    public static bool TryParseHex(string hex, out byte[] hash)
+    public static bool TryParseHex(string? hex, out byte[] hash)
     {
         hash = [];
         if (hex is null) return false;

@@ -1,3 +1,4 @@
+using SmbCopy.Protocol.Security;
 using SmbCopy.Gateway.Configuration;
 using SmbCopy.Gateway.Hosting;
 
@@ -16,12 +17,12 @@ public sealed class UserDirectoryTests : IDisposable
 
         Assert.NotNull(password);
         Assert.Equal(UserDirectory.GeneratedPasswordLength, password.Length);
-        Assert.Equal(NtHash.Compute(password), users.GetNtHash("smbcopy"));
+        Assert.Equal(NtHash.FromPassword(password), users.GetNtHash("smbcopy"));
 
         var path = Path.Combine(_state, UserDirectory.FileName);
         var text = File.ReadAllText(path);
         Assert.DoesNotContain(password, text, StringComparison.Ordinal);
-        Assert.Contains(NtHash.ToHex(NtHash.Compute(password)), text, StringComparison.Ordinal);
+        Assert.Contains(Convert.ToHexStringLower(NtHash.FromPassword(password)), text, StringComparison.Ordinal);
         if (!OperatingSystem.IsWindows())
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
@@ -37,7 +38,7 @@ public sealed class UserDirectoryTests : IDisposable
 
         Assert.Null(again);
         Assert.Equal(first.GetNtHash("smbcopy"), second.GetNtHash("SMBCOPY"));
-        Assert.Equal(NtHash.Compute(password!), second.GetNtHash("SmbCopy"));
+        Assert.Equal(NtHash.FromPassword(password!), second.GetNtHash("SmbCopy"));
     }
 
     [Fact]
@@ -45,11 +46,11 @@ public sealed class UserDirectoryTests : IDisposable
     {
         Directory.CreateDirectory(_state);
         var path = Path.Combine(_state, UserDirectory.FileName);
-        UserDirectory.Save(path, [("alice", NtHash.Compute("a")), ("Bob", NtHash.Compute("b"))]);
+        UserDirectory.Save(path, [("alice", NtHash.FromPassword("a")), ("Bob", NtHash.FromPassword("b"))]);
 
         var users = UserDirectory.Load(path);
-        Assert.Equal(NtHash.Compute("a"), users.GetNtHash("ALICE"));
-        Assert.Equal(NtHash.Compute("b"), users.GetNtHash("bob"));
+        Assert.Equal(NtHash.FromPassword("a"), users.GetNtHash("ALICE"));
+        Assert.Equal(NtHash.FromPassword("b"), users.GetNtHash("bob"));
         Assert.Null(users.GetNtHash("carol"));
     }
 
@@ -58,7 +59,7 @@ public sealed class UserDirectoryTests : IDisposable
     {
         var users = UserDirectory.FromOptions([new UserOptions { Name = "alice", NtHash = "a4f49c406510bdcab6824ee7c30fd852" }]);
         users.GetNtHash("alice")![0] ^= 0xff;
-        Assert.Equal(NtHash.Compute("Password"), users.GetNtHash("alice"));
+        Assert.Equal(NtHash.FromPassword("Password"), users.GetNtHash("alice"));
     }
 
     [Fact]
