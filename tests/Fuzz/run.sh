@@ -26,15 +26,18 @@ if ! command -v sharpfuzz >/dev/null; then
   dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0
 fi
 
-# 2. Publish the harness and instrument the assembly under test (only that one: the harness and
-#    SharpFuzz itself must stay uninstrumented).
-rm -rf "$work/bin"
+# 2. Publish the harness, keep an uninstrumented copy (an instrumented assembly run outside afl-fuzz
+#    writes to a coverage map that does not exist and dies), then instrument only the assembly under
+#    test: the harness and SharpFuzz itself must stay uninstrumented.
+rm -rf "$work/bin" "$work/plain"
 mkdir -p "$work"
 dotnet publish "$here/SmbCopy.Fuzz.csproj" -c Release -o "$work/bin" --nologo -v quiet
+cp -r "$work/bin" "$work/plain"
 sharpfuzz "$work/bin/SmbCopy.Protocol.dll"
+plain=(dotnet "$work/plain/SmbCopy.Fuzz.dll")
 
 # 3. Seed corpus: regenerate tests/Fuzz/seeds from the generator (it also checks every seed parses).
-dotnet "$work/bin/SmbCopy.Fuzz.dll" --write-seeds "$here/seeds"
+"${plain[@]}" --write-seeds "$here/seeds"
 
 # 4. Fuzz. dotnet is not an afl-instrumented binary (SharpFuzz speaks the fork-server protocol itself),
 #    so the binary check is skipped; the generous timeout covers the runtime's start-up.
@@ -52,7 +55,7 @@ new=()
 for crash in "$work"/findings/*/crashes/id:*; do
   [ -f "$crash" ] || continue
   hash="$(sha256sum "$crash" | cut -c1-12)"
-  name="$(dotnet "$work/bin/SmbCopy.Fuzz.dll" --name "$crash")"
+  name="$("${plain[@]}" --name "$crash")"
   dest="$here/regressions/afl-$name-$hash.bin"
   if [ ! -f "$dest" ]; then cp "$crash" "$dest"; new+=("$dest"); fi
 done
@@ -60,6 +63,6 @@ hangs=$(find "$work"/findings/*/hangs -name 'id:*' 2>/dev/null | wc -l)
 grep -hE 'execs_done|corpus_count|saved_crashes|saved_hangs|run_time' "$work"/findings/*/fuzzer_stats 2>/dev/null || true
 echo "new regression inputs: ${#new[@]}; hangs (not copied, see $work/findings/*/hangs): $hangs"
 if [ ${#new[@]} -gt 0 ]; then
-  dotnet "$work/bin/SmbCopy.Fuzz.dll" --replay "${new[@]}" || true
+  "${plain[@]}" --replay "${new[@]}" || true
   exit 1
 fi
