@@ -199,17 +199,21 @@ public static partial class Program
 
     private static string CrashKey(byte[] input, Exception ex)
     {
-        // Target, exception type, and the innermost frame in our code.
+        // One bug reached through several targets (SET_INFO and the set-info class, raw and not) is one
+        // crash: the key is the exception type and the innermost frame in SmbCopy.Protocol. Contract
+        // violations raised by the harness itself (allocation budget, pipe) also keep the target.
         var inner = ex is FuzzContractViolationException { InnerException: { } cause } ? cause : ex;
-        string frame = new StackTrace(inner, false).GetFrames()
-            .Select(f => f.GetMethod())
-            .Where(m => m?.DeclaringType?.Namespace?.StartsWith("SmbCopy", StringComparison.Ordinal) == true)
-            .Select(m => $"{m!.DeclaringType!.Name}.{m.Name}")
-            .FirstOrDefault() ?? "?";
-        string name = FuzzTarget.NameOf(input);
-        if (name.EndsWith("-raw", StringComparison.Ordinal)) name = name[..^4];
-        string kind = ex is FuzzContractViolationException ? "Contract:" + Shape(ex.Message.Split(':')[^1]) : ex.GetType().Name;
-        return $"{name}|{kind}|{inner.GetType().Name}|{frame}";
+        var methods = new StackTrace(inner, false).GetFrames().Select(f => f.GetMethod()).OfType<System.Reflection.MethodBase>().ToList();
+        var frame = methods.FirstOrDefault(m => m.DeclaringType?.Namespace?.StartsWith("SmbCopy.Protocol", StringComparison.Ordinal) == true)
+            ?? methods.FirstOrDefault(m => m.DeclaringType?.Namespace?.StartsWith("SmbCopy", StringComparison.Ordinal) == true);
+        string where = frame is null ? "?" : $"{frame.DeclaringType!.Name}.{frame.Name}";
+        if (ex is FuzzContractViolationException)
+        {
+            string name = FuzzTarget.NameOf(input);
+            if (name.EndsWith("-raw", StringComparison.Ordinal)) name = name[..^4];
+            return $"contract|{name}|{Shape(ex.Message.Split(':')[^1])}|{inner.GetType().Name}|{where}";
+        }
+        return $"{inner.GetType().Name}|{where}";
     }
 
     private static bool SameCrash(byte[] input, string key)
