@@ -46,14 +46,21 @@ public sealed class LockHandler : ISmb2Handler
         var status = (lockRequest.Locks[0].Flags & LockFlags.Unlock) != 0
             ? ProcessUnlocks(file, lockRequest.Locks)
             : await ProcessLocksAsync(request, file, lockRequest.Locks).ConfigureAwait(false);
+        Smb2Response response;
         if (status != NtStatus.Success)
         {
             log.LogDebug("LOCK on {Open} ({Count} element(s), first {Offset}+{Length} {Flags}): {Status}",
                 file.DisplayName, lockRequest.Locks.Count, lockRequest.Locks[0].Offset, lockRequest.Locks[0].Length,
                 lockRequest.Locks[0].Flags, status);
-            return Smb2Response.Error(status);
+            response = Smb2Response.Error(status);
         }
-        return Smb2Response.Ok(new LockResponse().WriteTo, 4);
+        else response = Smb2Response.Ok(new LockResponse().WriteTo, 4);
+        // A blocking lock can outlive its session (LOGOFF closes the open and ends the wait); its final
+        // response is still signed with that session's key, as the client expects (3.3.4.1.1).
+        var session = request.Session!;
+        if (request.AsyncId != 0 && !session.IsValid && (request.Header.IsSigned || session.SigningRequired))
+            response.SignWith = session;
+        return response;
     }
 
     /// <summary>3.3.5.14.1: every element must be exactly UNLOCK; a missing lock is RANGE_NOT_LOCKED; no rollback.</summary>
