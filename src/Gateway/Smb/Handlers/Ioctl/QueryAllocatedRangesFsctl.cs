@@ -9,7 +9,7 @@ namespace SmbCopy.Gateway.Smb.Handlers.Ioctl;
 /// FSCTL_QUERY_ALLOCATED_RANGES (MS-FSCC 2.3.47, MS-FSA 2.1.5.10.22): the allocated ranges inside the queried
 /// range. The storage contract does not expose holes, so the file is reported as allocated everywhere below its
 /// end of file (what Windows answers for a non-sparse file): one range, the query clipped to the file, or none.
-/// Output smaller than one entry → STATUS_BUFFER_TOO_SMALL; entries that do not fit → STATUS_BUFFER_OVERFLOW
+/// Output smaller than one entry while a range exists → STATUS_BUFFER_TOO_SMALL; entries that do not fit → STATUS_BUFFER_OVERFLOW
 /// with the whole entries that do.
 /// </summary>
 public sealed class QueryAllocatedRangesFsctl : IFsctlHandler
@@ -33,8 +33,6 @@ public sealed class QueryAllocatedRangesFsctl : IFsctlHandler
             log.LogDebug("QUERY_ALLOCATED_RANGES on {Open}: no FILE_READ_DATA", file.DisplayName);
             return FsctlResult.Error(NtStatus.AccessDenied);
         }
-        if (context.MaxOutput < FileAllocatedRangeBuffer.Size) return FsctlResult.Error(NtStatus.BufferTooSmall);
-
         long endOfFile = (await file.Handle.GetInfoAsync(context.Request.Cancellation).ConfigureAwait(false)).EndOfFile;
         var ranges = new List<FileAllocatedRangeBuffer>(1);
         long end = Math.Min(query.FileOffset + query.Length, endOfFile);
@@ -45,6 +43,8 @@ public sealed class QueryAllocatedRangesFsctl : IFsctlHandler
     /// <summary>Whole entries that fit in <paramref name="maxOutput"/>; BUFFER_OVERFLOW when some do not.</summary>
     internal static FsctlResult Build(IReadOnlyList<FileAllocatedRangeBuffer> ranges, uint maxOutput)
     {
+        // Nothing allocated answers an empty success whatever the buffer (smbtorture sparse_qar_malformed).
+        if (ranges.Count > 0 && maxOutput < FileAllocatedRangeBuffer.Size) return FsctlResult.Error(NtStatus.BufferTooSmall);
         int fit = (int)Math.Min(ranges.Count, maxOutput / FileAllocatedRangeBuffer.Size);
         using var w = new WireWriter(Math.Max(fit, 1) * FileAllocatedRangeBuffer.Size);
         FileAllocatedRangeBuffer.WriteList(w, ranges.Take(fit));
