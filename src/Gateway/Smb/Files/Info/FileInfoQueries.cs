@@ -13,6 +13,13 @@ public static class FileInfoQueries
     /// <summary>STATUS_NO_EAS_ON_FILE (MS-ERREF 2.3).</summary>
     internal const NtStatus NoEasOnFile = (NtStatus)0xC0000052;
 
+    // Minimum output lengths are sizeof() of the C structures with one WCHAR of name and padding (as Windows,
+    // smbtorture smb2.getinfo.qfile_buffercheck): FILE_NAME_INFORMATION 8, FILE_ALL_INFORMATION 104,
+    // FILE_STREAM_INFORMATION 32.
+    private const int NameStructSize = 8;
+    private const int AllStructSize = 104;
+    private const int StreamStructSize = 32;
+
     /// <summary>The classes MS-SMB2 2.2.37 lists for querying; other FSCC classes are NOT_SUPPORTED.</summary>
     public static async ValueTask<InfoAnswer> QueryAsync(FileOpen open, FileInformationClass infoClass, Smb2Dialect dialect, CancellationToken cancel)
     {
@@ -67,25 +74,25 @@ public static class FileInfoQueries
                 return InfoAnswer.Fixed(FileInternalInformation.Size, new FileInternalInformation(m.FileId).WriteTo);
             case FileInformationClass.Name:
                 // Windows answers the path from the share root with a leading backslash.
-                return InfoAnswer.Of(FileNameInformation.FixedSize, new FileNameInformation(@"\" + path).WriteTo);
+                return InfoAnswer.Of(NameStructSize, new FileNameInformation(@"\" + path).WriteTo);
             case FileInformationClass.NormalizedName:
-                return InfoAnswer.Of(FileNameInformation.FixedSize, new FileNameInformation(path).WriteTo);
+                return InfoAnswer.Of(NameStructSize, new FileNameInformation(path).WriteTo);
             case FileInformationClass.AlternateName:
                 // No short names are generated (NTFS with 8.3 creation off): a name that is itself 8.3 is its own
                 // short name; any other has none (OBJECT_NAME_NOT_FOUND, as Windows and Samba without mangling).
                 string leaf = path[(path.LastIndexOf('\\') + 1)..];
                 return path.Length > 0 && ShortNames.IsValid83(leaf)
-                    ? InfoAnswer.Of(FileNameInformation.FixedSize, new FileNameInformation(leaf).WriteTo)
+                    ? InfoAnswer.Of(NameStructSize, new FileNameInformation(leaf).WriteTo)
                     : InfoAnswer.Fail(NtStatus.ObjectNameNotFound);
             case FileInformationClass.All:
-                return InfoAnswer.Of(FileAllInformation.FixedSize, new FileAllInformation(
+                return InfoAnswer.Of(AllStructSize, new FileAllInformation(
                     Basic(m), Standard(m, deletePending), new FileInternalInformation(m.FileId), new FileEaInformation(0),
                     new FileAccessInformation(open.Access), new FilePositionInformation(open.Position),
                     new FileModeInformation(open.Mode), new FileAlignmentInformation(0), @"\" + path).WriteTo, 256);
             case FileInformationClass.Stream:
                 // Directories have no unnamed data stream: an empty list (MS-FSA 2.1.5.11.29).
                 var streams = m.IsDirectory ? [] : new[] { new FileStreamEntry("::$DATA", m.EndOfFile, m.AllocationSize) };
-                return InfoAnswer.Of(m.IsDirectory ? 0 : FileStreamInformation.EntryFixedSize, w => FileStreamInformation.Write(w, streams));
+                return InfoAnswer.Of(StreamStructSize, w => FileStreamInformation.Write(w, streams));
             case FileInformationClass.Compression:
                 return InfoAnswer.Fixed(FileCompressionInformation.Size, new FileCompressionInformation(m.EndOfFile, 0, 0, 0, 0).WriteTo);
             case FileInformationClass.NetworkOpen:

@@ -11,6 +11,11 @@ public static class FsInfoQueries
     private const int BytesPerSector = 512;
     private const uint FileDeviceNamedPipe = 0x11;
     private const uint FileReadOnlyDevice = 0x2;
+    // The minimum output length Windows demands is sizeof() of the C structure, one WCHAR of the name and the
+    // alignment padding included (smbtorture smb2.getinfo.qfs_buffercheck): 24 for Volume, 16 for Attribute.
+    private const int VolumeStructSize = 24;
+    private const int AttributeStructSize = 16;
+    private const int ControlSize = 48;
 
     public static async ValueTask<InfoAnswer> QueryAsync(FileOpen open, FsInformationClass infoClass, bool readOnlyShare, CancellationToken cancel)
     {
@@ -22,10 +27,10 @@ public static class FsInfoQueries
                 return InfoAnswer.Fixed(FileFsDeviceInformation.Size, new FileFsDeviceInformation(FileFsDeviceInformation.FileDeviceDisk,
                     FileFsDeviceInformation.FileDeviceIsMounted | (readOnlyShare ? FileReadOnlyDevice : 0)).WriteTo);
             case FsInformationClass.Attribute:
-                return InfoAnswer.Of(FileFsAttributeInformation.FixedSize,
+                return InfoAnswer.Of(AttributeStructSize,
                     new FileFsAttributeInformation(Attributes(volume.Capabilities, readOnlyShare), 255, "NTFS").WriteTo);
             case FsInformationClass.Control:
-                return InfoAnswer.Fail(NtStatus.InvalidParameter); // no quotas (MS-FSA 2.1.5.12.x: volume without quota support)
+                return InfoAnswer.Fixed(ControlSize, WriteControl);
             case FsInformationClass.SectorSize:
                 int physical = Math.Max(BytesPerSector, Math.Min(ClusterSize(volume, 0), 4096));
                 return InfoAnswer.Fixed(FileFsSectorSizeInformation.Size, new FileFsSectorSizeInformation(BytesPerSector, (uint)physical,
@@ -44,7 +49,7 @@ public static class FsInfoQueries
         switch (infoClass)
         {
             case FsInformationClass.Volume:
-                return InfoAnswer.Of(FileFsVolumeInformation.FixedSize, new FileFsVolumeInformation(0, info.SerialNumber, false, volume.Name).WriteTo);
+                return InfoAnswer.Of(VolumeStructSize, new FileFsVolumeInformation(0, info.SerialNumber, false, volume.Name).WriteTo);
             case FsInformationClass.Size:
                 return InfoAnswer.Fixed(FileFsSizeInformation.Size, new FileFsSizeInformation(total, free, sectorsPerUnit, BytesPerSector).WriteTo);
             case FsInformationClass.FullSize:
@@ -85,6 +90,21 @@ public static class FsInfoQueries
     {
         if ((volume.Capabilities & StorageCapabilities.CloneRange) != 0 && volume.CloneAlignment > 0) return volume.CloneAlignment;
         return backendClusterSize > 0 ? backendClusterSize : 4096;
+    }
+
+    /// <summary>
+    /// FileFsControlInformation (MS-FSCC 2.5.2) of a volume without quotas, as Windows answers for NTFS with quotas off:
+    /// no filtering thresholds, no default quota (-1 = no limit), FileSystemControlFlags 0.
+    /// </summary>
+    private static void WriteControl(Protocol.Wire.WireWriter w)
+    {
+        w.WriteInt64(0); // FreeSpaceStartFiltering
+        w.WriteInt64(0); // FreeSpaceThreshold
+        w.WriteInt64(0); // FreeSpaceStopFiltering
+        w.WriteInt64(-1); // DefaultQuotaThreshold
+        w.WriteInt64(-1); // DefaultQuotaLimit
+        w.WriteUInt32(0); // FileSystemControlFlags
+        w.WriteUInt32(0); // Padding
     }
 
     private static Guid VolumeObjectId(uint serial, string name)
