@@ -183,6 +183,10 @@ public static class FileRename
         // Renaming a directory with open files below it fails on Windows (ACCESS_DENIED).
         if (open.IsDirectory && HasOpensBelow(server, open, source)) return NtStatus.AccessDenied;
 
+        // Windows opens the target's directory for the rename (FILE_ADD_FILE, sharing read and write): an open of
+        // that directory that does not share write, or that holds DELETE, makes the rename a sharing violation.
+        if (await ParentConflictsAsync(open, target, cancel).ConfigureAwait(false)) return NtStatus.SharingViolation;
+
         bool sameName = string.Equals(source, target, StringComparison.OrdinalIgnoreCase);
         if (!sameName)
         {
@@ -225,6 +229,26 @@ public static class FileRename
             }
         }
         return NtStatus.Success;
+    }
+
+    private static async ValueTask<bool> ParentConflictsAsync(FileOpen open, string target, CancellationToken cancel)
+    {
+        int slash = target.LastIndexOf('\\');
+        string parent = slash < 0 ? "" : target[..slash];
+        OpenResult opened;
+        try
+        {
+            opened = await open.Volume.OpenAsync(parent, new OpenRequest(StorageDisposition.Open, StorageAccess.None, ObjectKind.Directory), cancel).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            return false; // a missing target directory fails in the rename itself (OBJECT_PATH_NOT_FOUND)
+        }
+        await using var handle = opened.Handle;
+        var node = open.Tree.Share.Nodes.Find(handle.FileId);
+        if (node is null) return false;
+        const AccessMask AddEntry = AccessMask.FileAddFile | AccessMask.Synchronize;
+        lock (node.Gate) return node.ShareAccessConflicts(AddEntry, ShareAccess.Read | ShareAccess.Write);
     }
 
     private static bool HasOpensBelow(SmbServer server, FileOpen open, string directory)
