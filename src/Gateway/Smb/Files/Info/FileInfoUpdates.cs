@@ -91,8 +91,9 @@ public static class FileInfoUpdates
         }
         if (open.Tree.Share.ReadOnly) return NtStatus.MediaWriteProtected;
 
-        // -1 stops this handle's writes from moving the time, -2 lets them again (only LastWrite is tracked).
-        if (basic.LastWriteTime == FileTime.Freeze) open.LastWriteFrozen = true;
+        // MS-FSA 2.1.5.14.2: an explicit time or -1 stops this handle's writes from moving LastWriteTime
+        // (UserSetModificationTime), -2 lets them again. Only LastWrite is tracked per open.
+        if (basic.LastWriteTime == FileTime.Freeze || basic.LastWriteTime > 0) open.LastWriteFrozen = true;
         else if (basic.LastWriteTime == FileTime.Resume) open.LastWriteFrozen = false;
 
         StorageFileAttributes? newAttributes = null;
