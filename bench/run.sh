@@ -51,6 +51,7 @@ WORK=$(mktemp -d /tmp/bench-smbcopy.XXXXXX); chmod 755 "$WORK"
 SERVERS=(samba smbcopy)
 declare -A SHARE=([samba]="$WORK/samba-share" [smbcopy]="$WORK/smbcopy-share")
 declare -A PORT=([samba]=$SAMBA_PORT [smbcopy]=$GW_PORT)
+declare -A SRVPID
 cleanup() {
   bash "$RIGS/gateway/stop.sh" -b "$WORK/smbcopy" >/dev/null 2>&1 || true
   bash "$RIGS/samba/stop.sh" -b "$WORK/samba" >/dev/null 2>&1 || true
@@ -64,6 +65,7 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 bash "$RIGS/samba/start.sh" -p "$SAMBA_PORT" -b "$WORK/samba" -u "$SMBUSER" -w "$PASS" -s "data=${SHARE[samba]}" >&2
 bash "$RIGS/gateway/start.sh" -p "$GW_PORT" -H "$GW_HTTP" -b "$WORK/smbcopy" -u "$SMBUSER" -w "$PASS" -s "data=${SHARE[smbcopy]}" >&2
 chmod 0777 "${SHARE[smbcopy]}"
+SRVPID[samba]=$(cat "$WORK/samba/smbd.pid"); SRVPID[smbcopy]=$(cat "$WORK/smbcopy/gateway.pid")
 
 # smb SERVER COMMANDS [extra smbclient args...]: output in $WORK/last.out, returns smbclient's status,
 # or 1 if it printed an NT_STATUS error (smbclient -c does not always exit non-zero).
@@ -86,6 +88,21 @@ record() {  # record TEST SERVER START RC
   local t=$1 s=$2 start=$3 rc=$4 end; end=$(now)
   if [ "$rc" = 0 ]; then R[$t,$s]+="$(echo "$end - $start" | bc) "
   else F[$t,$s]=$(failure "$rc"); log "$t on $s failed: ${F[$t,$s]}"; fi
+}
+# server CPU seconds (user + system): the gateway process; smbd's main process plus its reaped
+# children (smbd forks one child per connection, reaped when the connection ends). On a loaded
+# machine this is steadier than wall time: it does not count time spent waiting for a core.
+declare -A C
+srv_cpu() {
+  local f; f=$(cat "/proc/${SRVPID[$1]}/stat" 2>/dev/null | sed 's/.*) //') || { echo 0; return; }
+  echo "$f" | awk -v s="$1" '{ t = $12 + $13; if (s == "samba") t += $14 + $15; print t }'
+}
+CPU0=0
+begin() { CPU0=$(srv_cpu "$1"); T0=$(now); }
+end_cpu() {  # end_cpu TEST SERVER RC
+  [ "$3" = 0 ] || return 0
+  [ "$2" = samba ] && sleep 0.3  # let smbd reap the connection's child
+  C[$1,$2]+="$(echo "($(srv_cpu "$2") - $CPU0) / $(getconf CLK_TCK)" | bc -l) "
 }
 order() { if [ $(($1 % 2)) = 1 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
 
@@ -119,7 +136,7 @@ done
 # ---------------------------------------------------------------- 0. connect
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
-    t=$(now); rc=0; smb "$s" pwd || rc=$?; record connect "$s" "$t" $rc
+    begin "$s"; t=$T0; rc=0; smb "$s" pwd || rc=$?; record connect "$s" "$t" $rc; end_cpu connect "$s" $rc
   done
 done
 
@@ -128,7 +145,7 @@ log "put: $RUNS x $MIB MiB per server"
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     rm -f "${SHARE[$s]}/bench.bin"; drop_caches; cat "$WORK/src.bin" >/dev/null
-    t=$(now); rc=0; smb "$s" "put $WORK/src.bin bench.bin" || rc=$?; record put "$s" "$t" $rc
+    begin "$s"; t=$T0; rc=0; smb "$s" "put $WORK/src.bin bench.bin" || rc=$?; record put "$s" "$t" $rc; end_cpu put "$s" $rc
     if [ $rc = 0 ] && ! cmp -s "$WORK/src.bin" "${SHARE[$s]}/bench.bin"; then
       F[put,$s]="WRONG CONTENT after put"; log "put on $s: ${F[put,$s]}"
     fi
@@ -145,7 +162,7 @@ for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     [ -n "${F[get,$s]:-}" ] && continue  # a server that failed once is not asked again
     drop_caches
-    t=$(now); rc=0; smb "$s" "get bench.bin /dev/null" || rc=$?; record get "$s" "$t" $rc
+    begin "$s"; t=$T0; rc=0; smb "$s" "get bench.bin /dev/null" || rc=$?; record get "$s" "$t" $rc; end_cpu get "$s" $rc
   done
 done
 for s in "${SERVERS[@]}"; do  # content check, untimed
@@ -170,7 +187,7 @@ done
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     [ -n "${F[ls,$s]:-}" ] && continue
-    t=$(now); rc=0; smb "$s" 'ls many\*' || rc=$?; record ls "$s" "$t" $rc
+    begin "$s"; t=$T0; rc=0; smb "$s" 'ls many\*' || rc=$?; record ls "$s" "$t" $rc; end_cpu ls "$s" $rc
   done
 done
 
@@ -204,7 +221,7 @@ for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     [ -n "${F[scopy,$s]:-}" ] && continue
     rm -f "${SHARE[$s]}/copy.bin"; drop_caches
-    t=$(now); rc=0; smb_rchar "$s" 'scopy bench.bin copy.bin' || rc=$?; record scopy "$s" "$t" $rc
+    begin "$s"; t=$T0; rc=0; smb_rchar "$s" 'scopy bench.bin copy.bin' || rc=$?; record scopy "$s" "$t" $rc; end_cpu scopy "$s" $rc
     if [ $rc = 0 ] && ! cmp -s "$WORK/src.bin" "${SHARE[$s]}/copy.bin"; then
       F[scopy,$s]="WRONG CONTENT after scopy"; R[scopy,$s]=""; log "scopy on $s: ${F[scopy,$s]}"
     elif [ $rc = 0 ] && [ "$RCHAR" -gt $((MIB * 1024 * 1024 / 4)) ]; then
@@ -252,13 +269,20 @@ ROWS=(
   "ls|ls of $NFILES files|ms"
   "scopy|scopy $MIB MiB (server-side copy)|s"
 )
-TABLE="| test | Samba 4.17 | SmbCopy | SmbCopy/Samba |
-|---|---|---|---|"
+cpu_cell() {  # median server CPU seconds of TEST for both servers and their ratio
+  local t=$1 a b
+  a=$(echo "${C[$t,samba]:-}" | median); b=$(echo "${C[$t,smbcopy]:-}" | median)
+  if [ -z "$a" ] || [ -z "$b" ]; then printf '%s / %s' "${a:+$(printf '%.2f' "$a")}" "${b:+$(printf '%.2f' "$b")}"; return; fi
+  if [ "$(echo "$a > 0" | bc)" = 1 ]; then printf '%.2f / %.2f s (×%.2f)' "$a" "$b" "$(echo "$b / $a" | bc -l)"
+  else printf '%.2f / %.2f s' "$a" "$b"; fi
+}
+TABLE="| test | Samba 4.17 | SmbCopy | SmbCopy/Samba | server CPU Samba / SmbCopy |
+|---|---|---|---|---|"
 for row in "${ROWS[@]}"; do
   IFS='|' read -r t label kind <<<"$row"
   cell "$t" samba "$kind"; a=$CELL
   cell "$t" smbcopy "$kind"; b=$CELL
-  TABLE+=$'\n'"| $label | $a | $b | $(ratio "$kind") |"
+  TABLE+=$'\n'"| $label | $a | $b | $(ratio "$kind") | $(cpu_cell "$t") |"
 done
 
 GW_COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
@@ -274,6 +298,7 @@ FS="$(findmnt -n -o FSTYPE --target "$WORK") ($(findmnt -n -o SOURCE --target "$
   echo "- client: smbclient $(smbclient --version | awk '{print $2}') -m SMB3_11 --client-protection=sign; signing negotiated: Samba ${SIGNING[samba]}, SmbCopy ${SIGNING[smbcopy]}"
   echo "- $RUNS runs per server per test, alternating which server goes first; medians; times are wall clock of the whole smbclient call"
   echo "- put: caches dropped, source file re-read into cache, target deleted first; get: caches dropped, to /dev/null; content checked with cmp (put: every run, get/scopy: once/every run)"
+  echo "- server CPU: user+system seconds of the gateway process / of smbd and its reaped per-connection child, medians; steadier than wall time on a loaded machine"
   echo "- ls: caches warm, one untimed listing first; scopy: caches dropped, target deleted first"
   echo
   echo "$TABLE"
@@ -281,7 +306,7 @@ FS="$(findmnt -n -o FSTYPE --target "$WORK") ($(findmnt -n -o SOURCE --target "$
   echo "Raw seconds per run (in run order):"
   echo
   for t in connect put get ls scopy; do
-    for s in "${SERVERS[@]}"; do echo "- $t $s: ${R[$t,$s]:-none}${F[$t,$s]:+ — ${F[$t,$s]}}"; done
+    for s in "${SERVERS[@]}"; do echo "- $t $s: ${R[$t,$s]:-none}${F[$t,$s]:+ — ${F[$t,$s]}}; server CPU s: ${C[$t,$s]:-none}"; done
   done
 } > "$OUT"
 echo
