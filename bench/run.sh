@@ -86,7 +86,7 @@ now() { date +%s.%N; }
 declare -A R F
 record() {  # record TEST SERVER START RC
   local t=$1 s=$2 start=$3 rc=$4 end; end=$(now)
-  if [ "$rc" = 0 ]; then R[$t,$s]+="$(echo "$end - $start" | bc) "
+  if [ "$rc" = 0 ]; then R[$t,$s]+="$(printf "%.3f" "$(echo "$end - $start" | bc)") "
   else F[$t,$s]=$(failure "$rc"); log "$t on $s failed: ${F[$t,$s]}"; fi
 }
 # server CPU seconds (user + system): the gateway process; smbd's main process plus its reaped
@@ -102,7 +102,7 @@ begin() { CPU0=$(srv_cpu "$1"); T0=$(now); }
 end_cpu() {  # end_cpu TEST SERVER RC
   [ "$3" = 0 ] || return 0
   [ "$2" = samba ] && sleep 0.3  # let smbd reap the connection's child
-  C[$1,$2]+="$(echo "($(srv_cpu "$2") - $CPU0) / $(getconf CLK_TCK)" | bc -l) "
+  C[$1,$2]+="$(printf "%.2f" "$(echo "($(srv_cpu "$2") - $CPU0) / $(getconf CLK_TCK)" | bc -l)") "
 }
 order() { if [ $(($1 % 2)) = 1 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
 
