@@ -90,14 +90,15 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
 
     private static async Task RunFrameAsync(Smb2Dispatcher dispatcher, byte[] frame, int length, SemaphoreSlim concurrency)
     {
+        var slot = new FrameSlot(concurrency);
         try
         {
             await Task.Yield();
-            await dispatcher.ProcessFrameAsync(frame, length).ConfigureAwait(false);
+            await dispatcher.ProcessFrameAsync(frame, length, slot).ConfigureAwait(false);
         }
         finally
         {
-            concurrency.Release();
+            slot.Release();
         }
     }
 

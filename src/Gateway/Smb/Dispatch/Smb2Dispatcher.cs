@@ -19,11 +19,13 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     private readonly SmbConnection _connection = connection;
     private ILogger Log => _connection.Logger;
 
-    public async Task ProcessFrameAsync(byte[] frame, int length)
+    /// <param name="slot">Released when the frame is done, or earlier when one of its requests goes async
+    /// (an async request must not hold the connection's read loop).</param>
+    public async Task ProcessFrameAsync(byte[] frame, int length, FrameSlot? slot = null)
     {
         try
         {
-            await ProcessFrameCoreAsync(frame.AsMemory(0, length)).ConfigureAwait(false);
+            await ProcessFrameCoreAsync(frame.AsMemory(0, length), slot).ConfigureAwait(false);
         }
         catch (MalformedMessageException ex)
         {
@@ -40,7 +42,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
         }
     }
 
-    private async Task ProcessFrameCoreAsync(ReadOnlyMemory<byte> frame)
+    private async Task ProcessFrameCoreAsync(ReadOnlyMemory<byte> frame, FrameSlot? slot)
     {
         if (frame.Length < 4) { _connection.Close("frame shorter than a protocol id"); return; }
         uint protocolId = BinaryPrimitives.ReadUInt32LittleEndian(frame.Span);
@@ -50,10 +52,10 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 await Smb1Negotiate.HandleAsync(_connection, frame).ConfigureAwait(false);
                 return;
             case Smb2Header.TransformProtocolId:
-                await ProcessTransformAsync(frame).ConfigureAwait(false);
+                await ProcessTransformAsync(frame, slot).ConfigureAwait(false);
                 return;
             case Smb2Header.ProtocolId:
-                await ProcessCompoundAsync(frame, encryptedBy: null).ConfigureAwait(false);
+                await ProcessCompoundAsync(frame, encryptedBy: null, slot).ConfigureAwait(false);
                 return;
             default:
                 // Compression (FC 'SMB') is never negotiated; anything else is not SMB.
@@ -63,7 +65,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     }
 
     /// <summary>3.3.5.2.1.1: decrypt; an unknown session or a failed decryption drops the connection.</summary>
-    private async Task ProcessTransformAsync(ReadOnlyMemory<byte> frame)
+    private async Task ProcessTransformAsync(ReadOnlyMemory<byte> frame, FrameSlot? slot)
     {
         if (!_connection.Dialect.IsSmb3() || !Smb2TransformCipher.TryReadSessionId(frame.Span, out ulong sessionId))
         {
@@ -81,10 +83,10 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
             _connection.Close("decrypted payload is not SMB2");
             return;
         }
-        await ProcessCompoundAsync(plain, session).ConfigureAwait(false);
+        await ProcessCompoundAsync(plain, session, slot).ConfigureAwait(false);
     }
 
-    private async Task ProcessCompoundAsync(ReadOnlyMemory<byte> messages, SmbSession? encryptedBy)
+    private async Task ProcessCompoundAsync(ReadOnlyMemory<byte> messages, SmbSession? encryptedBy, FrameSlot? slot)
     {
         var responses = new List<Outgoing>();
         try
@@ -149,7 +151,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                         RelatedOpen = header.IsRelated ? relatedOpen : null,
                         WasEncrypted = encryptedBy is not null,
                         IsCompoundMember = compound,
-                        SendInterim = live => SendInterimAsync(live, responses, encryptedBy),
+                        SendInterim = live => { slot?.Release(); return SendInterimAsync(live, responses, encryptedBy); },
                     };
                     long started = System.Diagnostics.Stopwatch.GetTimestamp();
                     var activity = SmbMetrics.StartRequest(header.Command);
@@ -422,4 +424,15 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     }
 
     private static int Align8(int value) => (value + 7) & ~7;
+}
+
+/// <summary>A frame's place in the connection's bounded set of frames in progress; released once.</summary>
+public sealed class FrameSlot(SemaphoreSlim owner)
+{
+    private int _released;
+
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0) owner.Release();
+    }
 }
