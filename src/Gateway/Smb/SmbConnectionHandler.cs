@@ -19,10 +19,32 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
     private const int MaxConcurrentFramesPerConnection = 64;
     /// <summary>Transform header plus slack for compounds around a maximal READ/WRITE.</summary>
     private const int FrameOverhead = 64 * 1024;
+    private int _connections;
 
     public override async Task OnConnectedAsync(ConnectionContext context)
     {
         var remote = context.RemoteEndPoint as IPEndPoint;
+        if (Interlocked.Increment(ref _connections) > server.Options.Limits.MaxConnections)
+        {
+            Interlocked.Decrement(ref _connections);
+            logger.LogWarning("refusing connection from {Remote}: {Max} connections open (SmbCopy:Limits:MaxConnections)", remote, server.Options.Limits.MaxConnections);
+            context.Abort();
+            return;
+        }
+        SmbMetrics.ConnectionOpened();
+        try
+        {
+            await ServeAsync(context, remote).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _connections);
+            SmbMetrics.ConnectionClosed();
+        }
+    }
+
+    private async Task ServeAsync(ConnectionContext context, IPEndPoint? remote)
+    {
         var connection = new SmbConnection(server, context.Transport.Output, remote, context.Abort, logger);
         var dispatcher = new Smb2Dispatcher(connection);
         using var concurrency = new SemaphoreSlim(MaxConcurrentFramesPerConnection);

@@ -151,8 +151,11 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                         IsCompoundMember = compound,
                         SendInterim = live => SendInterimAsync(live, responses, encryptedBy),
                     };
+                    long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var activity = SmbMetrics.StartRequest(header.Command);
                     response = await DispatchOneAsync(request, header.IsRelated ? relatedSession : null,
                         header.IsRelated ? relatedTree : null, encryptedBy).ConfigureAwait(false);
+                    SmbMetrics.Completed(header.Command, response.Status, started, activity);
                     session = request.Session;
                     lastAsyncId = request.AsyncId;
                     if (response.DisconnectConnection)
