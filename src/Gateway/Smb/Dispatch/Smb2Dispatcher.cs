@@ -194,6 +194,12 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     {
         var header = request.Header;
         var handler = _connection.Server.HandlerFor(header.Command);
+        // Errors found before the handler runs are still answered in the session (and so signed).
+        if (request.Session is null && header.Command is not (Smb2Command.Negotiate or Smb2Command.SessionSetup) && header.SessionId != 0)
+        {
+            var known = inheritedSession ?? _connection.Server.FindSession(header.SessionId);
+            if (known is not null && known.IsValid && ReferenceEquals(known.Connection, _connection)) request.Session = known;
+        }
         if (handler is null)
         {
             if ((ushort)header.Command > (ushort)Smb2Command.OplockBreak)

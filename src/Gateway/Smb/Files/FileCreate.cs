@@ -98,14 +98,28 @@ public static class FileCreate
         bool existed = opened.Action == OpenAction.Opened;
         ulong id = session.NextVolatileId();
         var open = new FileOpen(id, id, tree, access, create.ShareAccess & AllShare, handle, node, volume);
+        var granted = OplockLevel.None;
         try
         {
+            // Another client's exclusive or batch oplock is broken (and acknowledged) before the
+            // share-mode check, so that a client caching a closed handle can really close it (MS-FSA 2.1.5.17).
+            const AccessMask DataOrDelete = AccessMask.FileReadData | AccessMask.FileWriteData | AccessMask.FileAppendData | AccessMask.FileExecute | AccessMask.Delete;
+            if (existed && !handle.IsDirectory && (access & DataOrDelete) != 0)
+                await Oplocks.BreakForOpenAsync(node, toNone: overwrite, request.GoAsyncAsync, request.Cancellation).ConfigureAwait(false);
             lock (node.Gate)
             {
                 if (node.DeletePending) throw new SmbStatusException(NtStatus.DeletePending);
                 if (existed && node.ShareAccessConflicts(access, open.ShareAccess)) throw new SmbStatusException(NtStatus.SharingViolation);
                 node.AddOpen(open);
+                granted = Oplocks.Grant(node, open, create.RequestedOplockLevel);
             }
+            if (existed && overwrite) Oplocks.BreakLevelII(node, open);
+        }
+        catch (OperationCanceledException)
+        {
+            share.Nodes.Release(node);
+            await handle.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
         catch (SmbStatusException ex)
         {
@@ -156,7 +170,7 @@ public static class FileCreate
             var w = new WireWriter(256);
             new CreateResponse
             {
-                OplockLevel = OplockLevel.None,
+                OplockLevel = granted,
                 CreateAction = action,
                 CreationTime = metadata.CreationTime.ToFileTimeUtc(),
                 LastAccessTime = metadata.LastAccessTime.ToFileTimeUtc(),

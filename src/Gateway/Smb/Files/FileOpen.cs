@@ -36,6 +36,13 @@ public sealed class FileOpen : SmbOpen
     public uint Mode { get; set; }
     /// <summary>QUERY_DIRECTORY state of a directory open (MS-SMB2 3.3.5.18).</summary>
     public DirectorySearch? Search { get; set; }
+    /// <summary>The oplock this open holds (guarded by Node.Gate).</summary>
+    public OplockLevel Oplock { get; set; }
+    /// <summary>Set while a break of this open's oplock waits for the client's acknowledgment.</summary>
+    public TaskCompletionSource? OplockBreaking { get; set; }
+    /// <summary>The level the pending break notification offered.</summary>
+    public OplockLevel OplockBreakTarget { get; set; }
+
     /// <summary>Times frozen by SET_INFO with -1 (MS-FSA 2.1.5.14.2): not updated by this open's writes.</summary>
     public bool LastWriteFrozen { get; set; }
 
@@ -51,6 +58,8 @@ public sealed class FileOpen : SmbOpen
             bool last = Node.RemoveOpen(this);
             deleteNow = last && Node.DeletePending;
         }
+        // Opens waiting for this open's oplock break go on once it is closed.
+        if (OplockBreaking is not null) Oplocks.CompleteBreak(this, OplockLevel.None);
         try
         {
             if (deleteNow)

@@ -22,7 +22,14 @@ public sealed class SessionSetupHandler : ISmb2Handler
         var server = request.Server;
         var setup = SessionSetupRequest.Parse(request.Message);
         if ((setup.Flags & SessionSetupRequest.FlagBinding) != 0)
-            return Smb2Response.Error(NtStatus.RequestNotAccepted); // no multichannel (3.3.5.5: binding without MULTI_CHANNEL)
+        {
+            // No multichannel (3.3.5.5: binding without MULTI_CHANNEL). The answer is signed with the
+            // session's key when the session exists, as the client verifies it with that key.
+            var bound = server.FindSession(request.Header.SessionId);
+            var refused = Smb2Response.Error(NtStatus.RequestNotAccepted);
+            if (bound is { IsValid: true, Signer: not null } && request.Header.IsSigned) refused.SignWith = bound;
+            return refused;
+        }
 
         SmbSession session;
         bool isNew = request.Header.SessionId == 0;
@@ -72,6 +79,8 @@ public sealed class SessionSetupHandler : ISmb2Handler
             {
                 var response = Body(0, result.OutputToken, NtStatus.MoreProcessingRequired);
                 response.SessionIdOverride = session.SessionId;
+                // Re-authentication happens inside a signed session: its responses are signed too.
+                if (session.IsValid && session.Signer is not null) response.SignWith = session;
                 var hash = session.PreauthHash;
                 if (hash is not null) response.OnSerialized = bytes => hash.Update(bytes);
                 return response;
@@ -158,13 +167,14 @@ public sealed class SessionSetupHandler : ISmb2Handler
         request.Server.Throttle.Failed(connection.RemoteEndPoint?.Address);
         connection.Logger.LogWarning("log-on failed from {Remote}: {Reason}", connection.RemoteEndPoint, reason);
         session.Authentication = null;
-        if (isNew || !session.IsValid)
-        {
-            connection.Sessions.TryRemove(session.SessionId, out _);
-            await request.Server.RemoveSessionAsync(session).ConfigureAwait(false);
-        }
+        // 3.3.5.5.3: a failed exchange removes the session, a re-authenticated one included; the
+        // answer to a re-authentication is still signed with the session's key.
+        bool wasValid = session.IsValid;
+        connection.Sessions.TryRemove(session.SessionId, out _);
+        await request.Server.RemoveSessionAsync(session).ConfigureAwait(false);
         var response = Smb2Response.Error(NtStatus.LogonFailure);
         response.SessionIdOverride = session.SessionId;
+        if (wasValid && session.Signer is not null) response.SignWith = session;
         return response;
     }
 

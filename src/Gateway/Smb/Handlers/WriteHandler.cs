@@ -62,6 +62,7 @@ public sealed class WriteHandler : ISmb2Handler
             await file.Handle.WriteAsync(offset, write.Data, request.Cancellation).ConfigureAwait(false);
         if ((write.Flags & WriteRequest.FlagWriteThrough) != 0)
             await file.Handle.FlushAsync(request.Cancellation).ConfigureAwait(false);
+        Oplocks.BreakLevelII(file.Node, file);
         request.Tree.Share.Notifications?.Publish(file.Handle.Path, ChangeKind.Modified, false);
         return Smb2Response.Ok(new WriteResponse((uint)write.Data.Length).WriteTo, 16);
     }
