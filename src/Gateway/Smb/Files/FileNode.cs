@@ -57,69 +57,116 @@ public sealed class FileNode(FileNodeTable table, ulong fileId)
         return _opens.Count == 0;
     }
 
+    /// <summary>True while <paramref name="owner"/> is one of this node's opens (a waiting lock stops when it closes).</summary>
+    internal bool HasOpen(object owner)
+    {
+        foreach (var open in _opens)
+        {
+            if (ReferenceEquals(open, owner)) return true;
+        }
+        return false;
+    }
+
     /// <summary>
-    /// MS-FSA 2.1.4.10: would an access by <paramref name="open"/> to [offset, offset+length) conflict
-    /// with a lock? Reads conflict with other opens' exclusive locks; writes with any lock except the
-    /// writer's own exclusive lock (a shared lock blocks its owner's writes too).
+    /// MS-FSA 2.1.5.8 / 2.1.5.9 validation: a nonzero-length range whose last byte lies past 2^64 - 1 is
+    /// STATUS_INVALID_LOCK_RANGE. A zero-length range is valid at any offset.
     /// </summary>
-    public bool IoConflicts(FileOpen open, ulong offset, ulong length, bool write)
+    public static bool IsValidRange(ulong offset, ulong length) => length == 0 || offset + (length - 1) >= offset;
+
+    /// <summary>
+    /// MS-FSA 2.1.4.10: would an access by <paramref name="owner"/> to [offset, offset+length) conflict
+    /// with a lock? Reads conflict with other opens' exclusive locks; writes with any lock except the
+    /// writer's own exclusive lock (a shared lock blocks its owner's writes too). Zero-length I/O never conflicts.
+    /// </summary>
+    public bool IoConflicts(object owner, ulong offset, ulong length, bool write)
     {
         if (length == 0) return false;
-        lock (Gate)
+        lock (Gate) return Conflicts(owner, offset, length, exclusive: write, lockIntent: false);
+    }
+
+    /// <summary>
+    /// MS-FSA 2.1.4.10 for a lock request or an I/O (caller holds <see cref="Gate"/>). An overlapping
+    /// exclusive lock conflicts unless this owner holds it and the access is a shared lock, a read or a
+    /// write; an overlapping shared lock conflicts with exclusive intent (exclusive lock or write), whoever holds it.
+    /// </summary>
+    public bool Conflicts(object owner, ulong offset, ulong length, bool exclusive, bool lockIntent)
+    {
+        if (offset == 0 && length == 0) return false; // the {0, 0} range conflicts with nothing
+        foreach (var l in _locks)
         {
-            foreach (var l in _locks)
+            if (!l.Overlaps(offset, length)) continue;
+            if (l.Exclusive)
             {
-                if (!l.Overlaps(offset, length)) continue;
-                bool own = ReferenceEquals(l.Owner, open);
-                if (write)
-                {
-                    if (!(own && l.Exclusive)) return true;
-                }
-                else if (l.Exclusive && !own) return true;
+                if (!ReferenceEquals(l.Owner, owner)) return true;
+                if (lockIntent && exclusive) return true; // two exclusive locks never stack, even on one open
+            }
+            else if (exclusive)
+            {
+                return true;
             }
         }
         return false;
     }
 
-    /// <summary>Grants a lock if no conflicting lock exists (caller holds <see cref="Gate"/>).</summary>
+    /// <summary>Grants a lock if no conflicting lock exists (caller holds <see cref="Gate"/>; range already validated).</summary>
     public bool TryLock(ByteRangeLock request)
     {
-        foreach (var l in _locks)
-        {
-            if (!l.Overlaps(request.Offset, request.Length) && !(request.Length == 0 && l.Length == 0 && l.Offset == request.Offset)) continue;
-            if (l.Exclusive || request.Exclusive)
-            {
-                // Windows: an open may stack a shared lock on its own shared lock, nothing else overlaps.
-                return false;
-            }
-        }
+        if (Conflicts(request.Owner, request.Offset, request.Length, request.Exclusive, lockIntent: true)) return false;
         _locks.Add(request);
         return true;
     }
 
-    /// <summary>Removes exactly the lock [offset, length) held by <paramref name="owner"/> (caller holds <see cref="Gate"/>).</summary>
-    public bool Unlock(FileOpen owner, ulong offset, ulong length)
+    /// <summary>
+    /// MS-FSA 2.1.5.9: removes one lock of <paramref name="owner"/> with exactly this offset and length,
+    /// the exclusive one first when an exclusive and shared locks are stacked (caller holds <see cref="Gate"/>).
+    /// False → STATUS_RANGE_NOT_LOCKED. Callers raise <see cref="NotifyLocksReleased"/> after leaving the gate.
+    /// </summary>
+    public bool Unlock(object owner, ulong offset, ulong length)
     {
-        int index = _locks.FindIndex(l => ReferenceEquals(l.Owner, owner) && l.Offset == offset && l.Length == length);
+        int index = -1;
+        for (int i = 0; i < _locks.Count; i++)
+        {
+            var l = _locks[i];
+            if (!ReferenceEquals(l.Owner, owner) || l.Offset != offset || l.Length != length) continue;
+            index = i;
+            if (l.Exclusive) break;
+        }
         if (index < 0) return false;
         _locks.RemoveAt(index);
         return true;
     }
+
+    /// <summary>Number of locks held on the file (diagnostics and tests; caller holds <see cref="Gate"/>).</summary>
+    internal int LockCount => _locks.Count;
 
     /// <summary>Raised (outside the lock) when locks are released, so that waiting lock requests retry.</summary>
     public event Action? LocksReleased;
     internal void NotifyLocksReleased() => LocksReleased?.Invoke();
 }
 
-/// <summary>A byte-range lock (MS-SMB2 2.2.26.1): [Offset, Offset + Length), shared or exclusive.</summary>
-public sealed record ByteRangeLock(FileOpen Owner, ulong Offset, ulong Length, bool Exclusive)
+/// <summary>
+/// A byte-range lock (MS-SMB2 2.2.26.1, MS-FSA 2.1.1.4 ByteRangeLock): [Offset, Offset + Length), shared or
+/// exclusive, held by an open (a <see cref="FileOpen"/>; any object in tests).
+/// </summary>
+public sealed record ByteRangeLock(object Owner, ulong Offset, ulong Length, bool Exclusive)
 {
+    /// <summary>
+    /// MS-FSA 2.1.4.10 overlap: ranges compared by first and last byte, where a zero-length range at X has
+    /// last byte X - 1 — so it overlaps only a range that contains both X - 1 and X; the {0, 0} lock overlaps nothing.
+    /// </summary>
     public bool Overlaps(ulong offset, ulong length)
     {
-        if (Length == 0 || length == 0) return false;
-        ulong end = Offset + Length < Offset ? ulong.MaxValue : Offset + Length;
-        ulong otherEnd = offset + length < offset ? ulong.MaxValue : offset + length;
-        return offset < end && Offset < otherEnd;
+        if ((Offset == 0 && Length == 0) || (offset == 0 && length == 0)) return false;
+        ulong last = LastByte(Offset, Length);
+        ulong otherLast = LastByte(offset, length);
+        return offset <= last && otherLast >= Offset;
+    }
+
+    private static ulong LastByte(ulong offset, ulong length)
+    {
+        if (length == 0) return offset - 1; // offset > 0 here
+        ulong last = offset + (length - 1);
+        return last < offset ? ulong.MaxValue : last;
     }
 }
 

@@ -7,38 +7,51 @@ using SmbCopy.Protocol.Smb2.Messages;
 namespace SmbCopy.Gateway.Smb.Handlers;
 
 /// <summary>
-/// SMB2 OPLOCK_BREAK acknowledgment (MS-SMB2 3.3.5.22.1). Leases are not granted, so the lease form
-/// (StructureSize 36) has nothing to acknowledge.
+/// SMB2 OPLOCK_BREAK acknowledgments (MS-SMB2 3.3.5.22). Oplock form (24): completes a break in
+/// progress (<see cref="Oplocks"/>); without one, STATUS_INVALID_DEVICE_STATE (3.3.5.22.1). Lease
+/// form (36): no lease is ever granted (no SMB2_GLOBAL_CAP_LEASING), so the key names no lease of
+/// this client: STATUS_OBJECT_NAME_NOT_FOUND (3.3.5.22.2). Other sizes: STATUS_INVALID_PARAMETER.
 /// </summary>
 public sealed class OplockBreakHandler : ISmb2Handler
 {
-    private const NtStatus InvalidOplockProtocol = (NtStatus)0xC00000E3;
-    private const NtStatus InvalidDeviceState = (NtStatus)0xC0000184;
-
     public Smb2Command Command => Smb2Command.OplockBreak;
     public HandlerRequirements Requirements => HandlerRequirements.Tree;
 
     public ValueTask<Smb2Response> HandleAsync(Smb2Request request)
     {
+        var log = request.Connection.Logger;
         ushort size = OplockBreakRequest.PeekStructureSize(request.Span, Smb2Header.Size);
-        if (size == 36) return ValueTask.FromResult(Smb2Response.Error(NtStatus.InvalidParameter)); // no lease was ever granted
+        if (size == OplockBreak.StructureSize) return ValueTask.FromResult(AcknowledgeOplock(request));
+        if (size == LeaseBreakAcknowledgment.StructureSize && request.Connection.Dialect != Smb2Dialect.Smb202)
+        {
+            var lease = LeaseBreakAcknowledgment.Parse(request.Message, Smb2Header.Size);
+            log.LogDebug("lease break acknowledgment for unknown lease {LeaseKey}", lease.LeaseKey);
+            return ValueTask.FromResult(Smb2Response.Error(NtStatus.ObjectNameNotFound));
+        }
+        log.LogDebug("OPLOCK_BREAK with StructureSize {Size} from {Remote}", size, request.Connection.RemoteEndPoint);
+        return ValueTask.FromResult(Smb2Response.Error(NtStatus.InvalidParameter));
+    }
+
+    private static Smb2Response AcknowledgeOplock(Smb2Request request)
+    {
         var ack = OplockBreak.Parse(request.Message, Smb2Header.Size);
-        var open = request.ResolveOpen(ack.FileId.Persistent, ack.FileId.Volatile) as FileOpen;
-        if (open is null) return ValueTask.FromResult(Smb2Response.Error(NtStatus.FileClosed));
+        var open = request.ResolveOpen(ack.FileId.Persistent, ack.FileId.Volatile);
+        if (open is null) return Smb2Response.Error(NtStatus.FileClosed);
+        if (open is not FileOpen file) return Smb2Response.Error(NtStatus.InvalidDeviceState);
 
         OplockLevel offered;
-        lock (open.Node.Gate)
+        lock (file.Node.Gate)
         {
-            if (open.OplockBreaking is null) return ValueTask.FromResult(Smb2Response.Error(InvalidDeviceState));
-            offered = open.OplockBreakTarget;
+            if (file.OplockBreaking is null) return Smb2Response.Error(NtStatus.InvalidDeviceState);
+            offered = file.OplockBreakTarget;
         }
-        // The acknowledged level may not exceed what the break offered; Level II → none needs no ack.
+        // The acknowledged level may not exceed what the break offered (3.3.5.22.1).
         if (ack.OplockLevel is not (OplockLevel.None or OplockLevel.LevelII) || (offered == OplockLevel.None && ack.OplockLevel != OplockLevel.None))
         {
-            Oplocks.CompleteBreak(open, OplockLevel.None);
-            return ValueTask.FromResult(Smb2Response.Error(InvalidOplockProtocol));
+            Oplocks.CompleteBreak(file, OplockLevel.None);
+            return Smb2Response.Error(NtStatus.InvalidOplockProtocol);
         }
-        Oplocks.CompleteBreak(open, ack.OplockLevel);
-        return ValueTask.FromResult(Smb2Response.Ok(new OplockBreak(ack.OplockLevel, ack.FileId).WriteTo, 24));
+        Oplocks.CompleteBreak(file, ack.OplockLevel);
+        return Smb2Response.Ok(new OplockBreak(ack.OplockLevel, ack.FileId).WriteTo, 24);
     }
 }

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Does the server do server-side copy-chunk? (MS-SMB2 3.3.5.15.6)
+
+smbclient's `scopy` silently falls back to READ + WRITE through the client when the server answers
+FSCTL_SRV_COPYCHUNK_WRITE with STATUS_INVALID_DEVICE_REQUEST (source3/libsmb/clireadwrite.c,
+cli_splice), so a scopy time alone does not prove that the server copied anything. This probe asks
+for a resume key on SRC and copies its first CHUNK bytes into DST with one COPYCHUNK_WRITE, then
+reads DST back. Prints 'ok' or 'unsupported: <status/why>'; exit 0 either way, 2 on a usage or
+connection problem.
+
+usage: copychunk-probe.py PORT USER PASS SHARE SRC DST [CHUNK]
+"""
+import re
+import sys
+
+from impacket import smb3structs as s
+from impacket.smbconnection import SMBConnection, SessionError
+
+
+def main():
+    if len(sys.argv) < 7:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    port, user, password, share, src, dst = sys.argv[1:7]
+    chunk = int(sys.argv[7]) if len(sys.argv) > 7 else 65536
+    try:
+        conn = SMBConnection("127.0.0.1", "127.0.0.1", sess_port=int(port))
+        conn.login(user, password)
+        tid = conn.connectTree(share)
+    except Exception as e:  # noqa: BLE001 - any failure to connect is a usage problem here
+        print(f"cannot connect: {e}", file=sys.stderr)
+        return 2
+    raw = conn.getSMBServer()
+    read_access = s.FILE_READ_DATA | s.FILE_READ_ATTRIBUTES | s.READ_CONTROL
+    write_access = read_access | s.FILE_WRITE_DATA | s.FILE_WRITE_ATTRIBUTES
+    sharing = s.FILE_SHARE_READ | s.FILE_SHARE_WRITE | s.FILE_SHARE_DELETE
+    try:
+        sfid = raw.create(tid, src, read_access, sharing, s.FILE_NON_DIRECTORY_FILE, s.FILE_OPEN, 0)
+        dfid = raw.create(tid, dst, write_access, sharing, s.FILE_NON_DIRECTORY_FILE, s.FILE_OVERWRITE_IF, 0)
+    except SessionError as e:
+        print(f"cannot open files: {e}", file=sys.stderr)
+        return 2
+    step = "FSCTL_SRV_REQUEST_RESUME_KEY"
+    try:
+        key = raw.ioctl(tid, sfid, s.FSCTL_SRV_REQUEST_RESUME_KEY, s.SMB2_0_IOCTL_IS_FSCTL,
+                        maxOutputResponse=32)
+        c = s.SRV_COPYCHUNK()
+        c["SourceOffset"], c["TargetOffset"], c["Length"] = 0, 0, chunk
+        req = s.SRV_COPYCHUNK_COPY()
+        req["SourceKey"], req["ChunkCount"], req["Chunks"] = key[:24], 1, c.getData()
+        step = "FSCTL_SRV_COPYCHUNK_WRITE"
+        out = raw.ioctl(tid, dfid, s.FSCTL_SRV_COPYCHUNK_WRITE, s.SMB2_0_IOCTL_IS_FSCTL,
+                        inputBlob=req.getData(), maxOutputResponse=12)
+        resp = s.SRV_COPYCHUNK_RESPONSE(out)
+        step = "read-back"
+        want = raw.read(tid, sfid, 0, chunk)
+        got = raw.read(tid, dfid, 0, chunk)
+    except Exception as e:  # noqa: BLE001 - an error status or a malformed answer: not supported
+        m = re.search(r"STATUS_[A-Z_]+", str(e))
+        print(f"unsupported: {step} -> {m.group(0) if m else type(e).__name__ + ': ' + str(e)}")
+        return 0
+    finally:
+        for f in ("sfid", "dfid"):
+            if f in locals():
+                try:
+                    raw.close(tid, locals()[f])
+                except Exception:  # noqa: BLE001
+                    pass
+    if resp["TotalBytesWritten"] != chunk or want != got:
+        print(f"unsupported: copy-chunk answered {resp['TotalBytesWritten']} bytes, content "
+              f"{'equal' if want == got else 'different'}")
+        return 0
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
