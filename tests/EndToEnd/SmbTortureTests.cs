@@ -16,6 +16,23 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
     [InlineData("smb2.tcon")]
     [InlineData("smb2.session")]
     [InlineData("smb2.credits")]
+    // issue 3, the file service (Samba's counts and run times: expected-min.tsv)
+    [InlineData("smb2.read")]
+    [InlineData("smb2.getinfo")]
+    [InlineData("smb2.setinfo")]
+    [InlineData("smb2.dir")]
+    [InlineData("smb2.rename")]
+    [InlineData("smb2.create")]
+    [InlineData("smb2.lock")]
+    [InlineData("smb2.notify")]
+    [InlineData("smb2.compound")]
+    [InlineData("smb2.delete-on-close-perms")]
+    [InlineData("smb2.sharemode")]
+    [InlineData("smb2.rw")]
+    [InlineData("smb2.fileid")]
+    [InlineData("smb2.timestamps")]
+    [InlineData("smb2.mkdir")]
+    [InlineData("smb2.deny")]
     public async Task SuitePassesAtLeastTheRecordedMinimum(string suite)
     {
         var min = ExpectedMinimum(suite);
@@ -27,7 +44,8 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
             {
                 ["SUITES"] = suite,
                 // Samba needs 2.5 s for smb2.session; a gateway that hangs must not eat CI's 90 minutes
-                ["SUITE_TIMEOUT"] = suite == "smb2.session" ? "300" : "120",
+                // smb2.notify takes 108 s on Samba (its notify.tree waits for events that never come)
+                ["SUITE_TIMEOUT"] = suite is "smb2.session" or "smb2.notify" ? "300" : "120",
                 ["SMBTORTURE_USER"] = server.User,
                 ["SMBTORTURE_PASSWORD"] = server.Password,
                 ["SMBTORTURE_SHARE"] = server.ShareName,
