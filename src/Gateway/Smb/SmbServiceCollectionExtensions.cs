@@ -16,6 +16,7 @@ public static class SmbServiceCollectionExtensions
     {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SmbServer>();
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, Transport.LargeBlockMemoryPoolFactory>();
         services.AddSingleton<IStorageDriver>(sp => new LocalStorageDriver(sp.GetService<ILoggerFactory>()));
         foreach (var type in typeof(SmbServiceCollectionExtensions).Assembly.GetTypes())
         {

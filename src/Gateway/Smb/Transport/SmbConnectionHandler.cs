@@ -6,7 +6,7 @@ using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Server;
 using SmbCopy.Protocol.Smb2;
 
-namespace SmbCopy.Gateway.Smb;
+namespace SmbCopy.Gateway.Smb.Transport;
 
 /// <summary>
 /// Kestrel connection handler: one SMB connection per TCP connection. Reads direct-TCP frames
