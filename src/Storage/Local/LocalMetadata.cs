@@ -105,7 +105,9 @@ internal static unsafe class LocalMetadata
             creation,
             ToDateTime(st.AccessTime),
             ToDateTime(st.ModifyTime),
-            ToDateTime(st.ChangeTime),
+            // ChangeTime is reported as the last write time, as Samba does: POSIX ctime cannot be set,
+            // and Windows clients (and smbtorture smb2.timestamps) set and compare it.
+            ToDateTime(st.ModifyTime),
             attributes,
             isDirectory ? 0 : (long)st.Size,
             isDirectory ? 0 : (long)st.Blocks * 512,

@@ -58,8 +58,13 @@ public sealed class WriteHandler : ISmb2Handler
         }
         if (file.Node.IoConflicts(file, (ulong)offset, (ulong)write.Data.Length, write: true)) return Smb2Response.Error(NtStatus.FileLockConflict);
 
+        // A last write time frozen or set by the client through this open survives its writes (MS-FSA 2.1.5.3).
+        DateTime? keepLastWrite = file.LastWriteFrozen
+            ? (await file.Handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false)).LastWriteTime : null;
         if (write.Data.Length > 0)
             await file.Handle.WriteAsync(offset, write.Data, request.Cancellation).ConfigureAwait(false);
+        if (keepLastWrite is { } lastWrite)
+            await file.Handle.SetInfoAsync(new SmbCopy.Storage.FileInfoUpdate(LastWriteTime: lastWrite), request.Cancellation).ConfigureAwait(false);
         if ((write.Flags & WriteRequest.FlagWriteThrough) != 0)
             await file.Handle.FlushAsync(request.Cancellation).ConfigureAwait(false);
         Oplocks.BreakLevelII(file.Node, file);
