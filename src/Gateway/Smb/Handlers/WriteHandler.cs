@@ -60,6 +60,7 @@ public sealed class WriteHandler : ISmb2Handler
 
         if (write.Data.Length > 0)
             await file.Handle.WriteAsync(offset, write.Data, request.Cancellation).ConfigureAwait(false);
+        Copy.CopyHooks.DataChanged(file, offset, write.Data.Length);
         if ((write.Flags & WriteRequest.FlagWriteThrough) != 0)
             await file.Handle.FlushAsync(request.Cancellation).ConfigureAwait(false);
         request.Tree.Share.Notifications?.Publish(file.Handle.Path, ChangeKind.Modified, false);
