@@ -39,8 +39,9 @@ public sealed class CopyEngine
     /// failures: they come back in <see cref="CopyResult.Error"/> with the progress made.
     /// </summary>
     public async ValueTask<CopyResult> CopyAsync(CopyEndpoint source, CopyEndpoint destination, long length,
-        CopyOptions options = default, CancellationToken cancellationToken = default)
+        CopyOptions? options = null, CancellationToken cancellationToken = default)
     {
+        options ??= CopyOptions.Default;
         CheckArguments(source, destination, length);
         var clock = Stopwatch.StartNew();
         var fallbacks = new List<CopyFallback>(2);
@@ -102,7 +103,7 @@ public sealed class CopyEngine
         bool overlap = IsSameFile(source, destination) && Overlaps(source.Offset, destination.Offset, want);
 
         // 1. Clone.
-        var cloneReason = !options.AllowClone ? CopyFallbackReason.CloneNotRequested
+        var cloneReason = !options.AllowClone ? options.CloneSkipReason
             : !Can(source.Volume, destination.Volume, StorageCapabilities.CloneRange) ? CopyFallbackReason.CloneUnsupported
             : !sameBackend ? CopyFallbackReason.DifferentBackends
             : overlap ? CopyFallbackReason.OverlappingRanges

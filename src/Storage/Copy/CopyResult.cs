@@ -69,7 +69,9 @@ public readonly record struct CopyEndpoint(IStorageVolume Volume, IStorageHandle
 /// <param name="AllowClone">Try a clone first (when the volumes can and the range is aligned).</param>
 /// <param name="AllowOffload">Try the backend's range copy.</param>
 /// <param name="Share">Tag for metrics (the destination share's name when null).</param>
-public readonly record struct CopyOptions(bool AllowClone = true, bool AllowOffload = true, string? Share = null)
+/// <param name="CloneSkipReason">Recorded as the clone's fallback reason when <paramref name="AllowClone"/> is false.</param>
+public sealed record CopyOptions(bool AllowClone = true, bool AllowOffload = true, string? Share = null,
+    CopyFallbackReason CloneSkipReason = CopyFallbackReason.CloneNotRequested)
 {
-    public static CopyOptions Default => new(true, true, null);
+    public static CopyOptions Default { get; } = new();
 }
