@@ -80,9 +80,6 @@ internal static class DuplicateExtentsProcessor
         // Ranges are checked against the allocation (the end of file rounded up to a cluster): clients round up.
         if (sourceOffset + count > RoundUp(srcInfo.EndOfFile, cluster))
             return Refuse(context, NtStatus.NotSupported, $"source range {sourceOffset}+{count} beyond its end {srcInfo.EndOfFile}");
-        // The target is not extended by a clone (Windows block cloning): the client sets its size first.
-        if (targetOffset + count > RoundUp(dstInfo.EndOfFile, cluster))
-            return Refuse(context, NtStatus.NotSupported, $"target range {targetOffset}+{count} beyond its end {dstInfo.EndOfFile}");
         if (source.Volume.GetType() != target.Volume.GetType())
             return Refuse(context, NtStatus.InvalidParameter, "source and target are on different volumes");
         if ((srcInfo.Attributes & StorageFileAttributes.SparseFile) != 0 && (dstInfo.Attributes & StorageFileAttributes.SparseFile) == 0)
@@ -92,8 +89,19 @@ internal static class DuplicateExtentsProcessor
         if (CopyEngine.IsSameFile(srcEnd, dstEnd) && CopyEngine.Overlaps(sourceOffset, targetOffset, count))
             return Refuse(context, NtStatus.NotSupported, "overlapping ranges of one file");
 
-        // What exists of the source range (its last cluster may be partial).
+        // What exists of the source range (its last cluster may be partial). A clone never extends the target
+        // (Windows block cloning: the client sets the target's size first; Samba's dup_extents_len_beyond_dest and
+        // sparse_dest, run against Windows Server 2016, show success and an unchanged size): the part past the
+        // target's last cluster is not cloned.
         long length = Math.Min(count, srcInfo.EndOfFile - sourceOffset);
+        long room = RoundUp(dstInfo.EndOfFile, cluster) - targetOffset;
+        if (room <= 0)
+        {
+            request.Connection.Logger.LogInformation("{Fsctl}: target range {Offset}+{Count} lies past the end {Eof} of {Path}: nothing to clone",
+                name, targetOffset, count, dstInfo.EndOfFile, target.Handle.Path);
+            return FsctlResult.Ok(ReadOnlyMemory<byte>.Empty);
+        }
+        length = Math.Min(length, room);
         string share = target.Tree.Share.Name;
         if (length > 64L * 1024 * 1024) await request.GoAsyncAsync().ConfigureAwait(false);
         try
@@ -111,7 +119,11 @@ internal static class DuplicateExtentsProcessor
                 target.Handle.Path, e.Message);
             var copy = await CopyEngine.Shared.CopyAsync(srcEnd, dstEnd, length,
                 new CopyOptions(AllowClone: false, Share: share, CloneSkipReason: CopyFallbackReason.CloneRefused), cancel).ConfigureAwait(false);
-            if (copy.BytesCopied > 0) Changed(target, targetOffset, copy.BytesCopied);
+            if (copy.BytesCopied > 0)
+            {
+                await KeepEndOfFileAsync(target, dstInfo.EndOfFile, cancel).ConfigureAwait(false);
+                Changed(target, targetOffset, copy.BytesCopied);
+            }
             if (copy.Error is not null) return Refuse(context, StatusMapper.FromException(copy.Error), copy.Error.Message);
             return FsctlResult.Ok(ReadOnlyMemory<byte>.Empty);
         }
@@ -124,8 +136,16 @@ internal static class DuplicateExtentsProcessor
             };
             return Refuse(context, status, (atomic ? "atomic clone failed: " : "clone failed: ") + e.Message);
         }
+        await KeepEndOfFileAsync(target, dstInfo.EndOfFile, cancel).ConfigureAwait(false);
         Changed(target, targetOffset, length);
         return FsctlResult.Ok(ReadOnlyMemory<byte>.Empty);
+    }
+
+    /// <summary>A clone of a last partial cluster can move the target's end of file; put it back.</summary>
+    private static async ValueTask KeepEndOfFileAsync(FileOpen target, long endOfFile, CancellationToken cancel)
+    {
+        var after = await target.Handle.GetInfoAsync(cancel).ConfigureAwait(false);
+        if (after.EndOfFile > endOfFile) await target.Handle.SetEndOfFileAsync(endOfFile, cancel).ConfigureAwait(false);
     }
 
     private static void Changed(FileOpen target, long offset, long length)
