@@ -71,6 +71,7 @@ public sealed class FileOpen : SmbOpen
         }
         finally
         {
+            Copy.CopyHooks.OpenClosed(this);
             Node.Table.Release(Node);
             Node.NotifyLocksReleased();
             Tree.Share.Notifications?.Publish(Handle.Path, deleteNow ? ChangeKind.Removed : ChangeKind.None, IsDirectory);

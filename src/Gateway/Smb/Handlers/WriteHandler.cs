@@ -65,6 +65,7 @@ public sealed class WriteHandler : ISmb2Handler
             await file.Handle.WriteAsync(offset, write.Data, request.Cancellation).ConfigureAwait(false);
         if (keepLastWrite is { } lastWrite)
             await file.Handle.SetInfoAsync(new SmbCopy.Storage.FileInfoUpdate(LastWriteTime: lastWrite), request.Cancellation).ConfigureAwait(false);
+        Copy.CopyHooks.DataChanged(file, offset, write.Data.Length);
         if ((write.Flags & WriteRequest.FlagWriteThrough) != 0)
             await file.Handle.FlushAsync(request.Cancellation).ConfigureAwait(false);
         Oplocks.BreakLevelII(file.Node, file);

@@ -158,6 +158,9 @@ public static class FileInfoUpdates
         if (open.Tree.Share.ReadOnly) return NtStatus.MediaWriteProtected;
         if (allocation) await open.Handle.SetAllocationSizeAsync(size, cancel).ConfigureAwait(false);
         else await open.Handle.SetEndOfFileAsync(size, cancel).ConfigureAwait(false);
+        // Size changes invalidate ODX tokens over the file and break other opens' level II oplocks.
+        Copy.CopyHooks.EndOfFileChanged(open, size);
+        Oplocks.BreakLevelII(open.Node, open);
         open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, false);
         return NtStatus.Success;
     }
