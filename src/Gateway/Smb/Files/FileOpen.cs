@@ -36,6 +36,8 @@ public sealed class FileOpen : SmbOpen
     public uint Mode { get; set; }
     /// <summary>QUERY_DIRECTORY state of a directory open (MS-SMB2 3.3.5.18).</summary>
     public DirectorySearch? Search { get; set; }
+    /// <summary>CHANGE_NOTIFY state of a directory open (MS-SMB2 3.3.5.19), created by the first request; completed with NOTIFY_CLEANUP on close.</summary>
+    public DirectoryWatch? Watch { get; set; }
     /// <summary>Times frozen by SET_INFO with -1 (MS-FSA 2.1.5.14.2): not updated by this open's writes.</summary>
     public bool LastWriteFrozen { get; set; }
 
@@ -44,6 +46,7 @@ public sealed class FileOpen : SmbOpen
     public override async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        Watch?.Dispose();
         bool deleteNow;
         lock (Node.Gate)
         {

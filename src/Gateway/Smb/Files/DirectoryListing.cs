@@ -1,0 +1,129 @@
+using SmbCopy.Protocol.Fscc;
+using SmbCopy.Protocol.Smb2;
+using SmbCopy.Protocol.Smb2.Messages;
+using SmbCopy.Protocol.Wire;
+using SmbCopy.Storage;
+using StorageDisposition = SmbCopy.Storage.CreateDisposition;
+
+namespace SmbCopy.Gateway.Smb.Files;
+
+/// <summary>
+/// The object-store half of QUERY_DIRECTORY (MS-FSA 2.1.5.6.3): the search state of a directory
+/// open (pattern fixed by the first query, REOPEN/RESTART_SCANS), "." and ".." synthesized first,
+/// and filling the caller's buffer with whole entries, each listed exactly once across calls.
+/// </summary>
+public static class DirectoryListing
+{
+    /// <summary>Directory classes of MS-FSCC 2.4 this server does not produce (→ STATUS_NOT_SUPPORTED, not INVALID_INFO_CLASS).</summary>
+    public static bool IsKnownUnsupported(FileInformationClass c) => (byte)c is 50 /* IdGlobalTxDirectory */
+        or 63 /* IdExtdBothDirectory */ or 78 or 79 or 80 or 81 /* Id64Extd*, IdAllExtd* */;
+
+    /// <summary>The outcome of one query: a status and the number of entries written.</summary>
+    public readonly record struct QueryResult(NtStatus Status, int Count);
+
+    /// <summary>
+    /// Runs one query against <paramref name="open"/> and appends entries to <paramref name="output"/>
+    /// (at most <paramref name="outputBufferLength"/> bytes). The caller has checked the class, the
+    /// buffer size against the class's fixed size, the access and that the open is a directory.
+    /// </summary>
+    public static async ValueTask<QueryResult> QueryAsync(FileOpen open, FileInformationClass infoClass, QueryDirectoryFlags flags,
+        string pattern, int outputBufferLength, WireWriter output, CancellationToken cancellation)
+    {
+        bool reopen = (flags & QueryDirectoryFlags.Reopen) != 0;
+        bool restart = reopen || (flags & QueryDirectoryFlags.RestartScans) != 0;
+        DirectorySearch? search;
+        lock (open) search = open.Search;
+
+        // MS-FSA 2.1.5.6.3: the first query (no pattern yet) fixes the pattern; a restart starts over
+        // and takes a new pattern when one is given; REOPEN (MS-SMB2 3.3.5.18) is a fresh first query.
+        bool firstQuery = search is null || reopen;
+        if (firstQuery || restart)
+        {
+            string newPattern = pattern.Length == 0 ? (search is not null && !reopen ? search.Pattern : "*") : pattern;
+            search = await StartAsync(open, newPattern, cancellation).ConfigureAwait(false);
+            lock (open) open.Search = search;
+        }
+
+        var writer = new DirectoryEntryWriter(output, infoClass, outputBufferLength);
+        bool single = (flags & QueryDirectoryFlags.ReturnSingleEntry) != 0;
+        lock (search!)
+        {
+            if (search.Entries.Count == 0 && firstQuery) return new QueryResult(NtStatus.NoSuchFile, 0);
+            while (search.Next < search.Entries.Count)
+            {
+                var entry = ToDirectoryEntry(search.Entries[search.Next]);
+                if (!writer.TryAdd(entry))
+                {
+                    if (writer.Count > 0) break;
+                    // A single entry larger than the buffer: truncated, and consumed (MS-FSA 2.1.5.6.3).
+                    writer.AddTruncatedFirst(entry);
+                    search.Next++;
+                    return new QueryResult(NtStatus.BufferOverflow, 1);
+                }
+                search.Next++;
+                if (single) break;
+            }
+            return writer.Count == 0 ? new QueryResult(NtStatus.NoMoreFiles, 0) : new QueryResult(NtStatus.Success, writer.Count);
+        }
+    }
+
+    /// <summary>
+    /// Lists the directory once for <paramref name="pattern"/>: "." and ".." first when they match,
+    /// then the storage's entries (a pattern without wildcards is a single lookup there, not a scan).
+    /// </summary>
+    public static async ValueTask<DirectorySearch> StartAsync(FileOpen open, string pattern, CancellationToken cancellation)
+    {
+        var entries = new List<SearchEntry>();
+        bool dot = WildcardPattern.IsMatch(pattern, ".");
+        bool dotDot = WildcardPattern.IsMatch(pattern, "..");
+        if (dot || dotDot)
+        {
+            var self = await open.Handle.GetInfoAsync(cancellation).ConfigureAwait(false);
+            if (dot) entries.Add(new SearchEntry(".", self));
+            if (dotDot) entries.Add(new SearchEntry("..", await ParentInfoAsync(open, self, cancellation).ConfigureAwait(false)));
+        }
+        if (pattern is not ("." or ".."))
+        {
+            await foreach (var e in open.Handle.EnumerateAsync(pattern, cancellation).ConfigureAwait(false))
+                entries.Add(new SearchEntry(e.Name, e.Metadata));
+        }
+        return new DirectorySearch { Pattern = pattern, Entries = entries };
+    }
+
+    /// <summary>The parent's metadata for ".."; the share root's ".." describes the root itself.</summary>
+    private static async ValueTask<FileMetadata> ParentInfoAsync(FileOpen open, FileMetadata self, CancellationToken cancellation)
+    {
+        string path = open.Handle.Path;
+        if (path.Length == 0) return self;
+        int slash = path.LastIndexOf('\\');
+        string parent = slash < 0 ? "" : path[..slash];
+        try
+        {
+            var opened = await open.Volume.OpenAsync(parent, new OpenRequest(StorageDisposition.Open, StorageAccess.None, ObjectKind.Directory),
+                cancellation).ConfigureAwait(false);
+            await using (opened.Handle.ConfigureAwait(false))
+                return await opened.Handle.GetInfoAsync(cancellation).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            return self; // parent unreadable or gone: describe the directory itself rather than fail the listing
+        }
+    }
+
+    public static DirectoryEntry ToDirectoryEntry(in SearchEntry e)
+    {
+        var m = e.Metadata;
+        return new DirectoryEntry
+        {
+            FileName = e.Name,
+            CreationTime = m.CreationTime.ToFileTimeUtc(),
+            LastAccessTime = m.LastAccessTime.ToFileTimeUtc(),
+            LastWriteTime = m.LastWriteTime.ToFileTimeUtc(),
+            ChangeTime = m.ChangeTime.ToFileTimeUtc(),
+            EndOfFile = m.EndOfFile,
+            AllocationSize = m.AllocationSize,
+            FileAttributes = (FileAttributes)(uint)m.Attributes,
+            FileId = m.FileId,
+        };
+    }
+}
