@@ -40,13 +40,22 @@ public static class DirectoryListing
         if (firstQuery || restart)
         {
             string newPattern = pattern.Length == 0 ? (search is not null && !reopen ? search.Pattern : "*") : pattern;
-            search = await StartAsync(open, newPattern, cancellation).ConfigureAwait(false);
+            search = await StartAsync(open.Handle, open.Volume, newPattern, cancellation).ConfigureAwait(false);
             lock (open) open.Search = search;
         }
+        return Fill(search!, firstQuery, infoClass, (flags & QueryDirectoryFlags.ReturnSingleEntry) != 0, outputBufferLength, output);
+    }
 
+    /// <summary>
+    /// Writes the search's next entries that fit wholly in <paramref name="outputBufferLength"/> bytes
+    /// and moves past them: NO_SUCH_FILE when a first query matched nothing, NO_MORE_FILES when
+    /// exhausted, BUFFER_OVERFLOW (one truncated entry, consumed) when the next entry alone does not fit.
+    /// </summary>
+    public static QueryResult Fill(DirectorySearch search, bool firstQuery, FileInformationClass infoClass, bool single,
+        int outputBufferLength, WireWriter output)
+    {
         var writer = new DirectoryEntryWriter(output, infoClass, outputBufferLength);
-        bool single = (flags & QueryDirectoryFlags.ReturnSingleEntry) != 0;
-        lock (search!)
+        lock (search)
         {
             if (search.Entries.Count == 0 && firstQuery) return new QueryResult(NtStatus.NoSuchFile, 0);
             while (search.Next < search.Entries.Count)
@@ -55,7 +64,8 @@ public static class DirectoryListing
                 if (!writer.TryAdd(entry))
                 {
                     if (writer.Count > 0) break;
-                    // A single entry larger than the buffer: truncated, and consumed (MS-FSA 2.1.5.6.3).
+                    // MS-FSA 2.1.5.6.3: a single entry larger than the buffer is returned truncated
+                    // with STATUS_BUFFER_OVERFLOW and counts as returned.
                     writer.AddTruncatedFirst(entry);
                     search.Next++;
                     return new QueryResult(NtStatus.BufferOverflow, 1);
@@ -71,35 +81,37 @@ public static class DirectoryListing
     /// Lists the directory once for <paramref name="pattern"/>: "." and ".." first when they match,
     /// then the storage's entries (a pattern without wildcards is a single lookup there, not a scan).
     /// </summary>
-    public static async ValueTask<DirectorySearch> StartAsync(FileOpen open, string pattern, CancellationToken cancellation)
+    public static async ValueTask<DirectorySearch> StartAsync(IStorageHandle directory, IStorageVolume volume, string pattern,
+        CancellationToken cancellation)
     {
         var entries = new List<SearchEntry>();
         bool dot = WildcardPattern.IsMatch(pattern, ".");
         bool dotDot = WildcardPattern.IsMatch(pattern, "..");
         if (dot || dotDot)
         {
-            var self = await open.Handle.GetInfoAsync(cancellation).ConfigureAwait(false);
+            var self = await directory.GetInfoAsync(cancellation).ConfigureAwait(false);
             if (dot) entries.Add(new SearchEntry(".", self));
-            if (dotDot) entries.Add(new SearchEntry("..", await ParentInfoAsync(open, self, cancellation).ConfigureAwait(false)));
+            if (dotDot) entries.Add(new SearchEntry("..", await ParentInfoAsync(directory, volume, self, cancellation).ConfigureAwait(false)));
         }
         if (pattern is not ("." or ".."))
         {
-            await foreach (var e in open.Handle.EnumerateAsync(pattern, cancellation).ConfigureAwait(false))
+            await foreach (var e in directory.EnumerateAsync(pattern, cancellation).ConfigureAwait(false))
                 entries.Add(new SearchEntry(e.Name, e.Metadata));
         }
         return new DirectorySearch { Pattern = pattern, Entries = entries };
     }
 
     /// <summary>The parent's metadata for ".."; the share root's ".." describes the root itself.</summary>
-    private static async ValueTask<FileMetadata> ParentInfoAsync(FileOpen open, FileMetadata self, CancellationToken cancellation)
+    private static async ValueTask<FileMetadata> ParentInfoAsync(IStorageHandle directory, IStorageVolume volume, FileMetadata self,
+        CancellationToken cancellation)
     {
-        string path = open.Handle.Path;
+        string path = directory.Path;
         if (path.Length == 0) return self;
         int slash = path.LastIndexOf('\\');
         string parent = slash < 0 ? "" : path[..slash];
         try
         {
-            var opened = await open.Volume.OpenAsync(parent, new OpenRequest(StorageDisposition.Open, StorageAccess.None, ObjectKind.Directory),
+            var opened = await volume.OpenAsync(parent, new OpenRequest(StorageDisposition.Open, StorageAccess.None, ObjectKind.Directory),
                 cancellation).ConfigureAwait(false);
             await using (opened.Handle.ConfigureAwait(false))
                 return await opened.Handle.GetInfoAsync(cancellation).ConfigureAwait(false);
