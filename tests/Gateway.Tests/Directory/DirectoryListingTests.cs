@@ -168,6 +168,29 @@ public sealed class DirectoryListingTests : IAsyncLifetime
             seen.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task Continued_listing_does_not_return_names_deleted_meanwhile()
+    {
+        string dirPath = Path.Combine(_root, "fixed");
+        Directory.CreateDirectory(dirPath);
+        for (int i = 0; i < 100; i++) File.Create(Path.Combine(dirPath, $"n{i:D3}")).Dispose();
+        await using var dir = await OpenDirAsync("fixed");
+        var search = await DirectoryListing.StartAsync(dir, _volume, "*", default);
+        Assert.Equal(".", Query(search, true, 256, single: true).Entries.Single().Name);
+        for (int i = 0; i < 100; i += 2) File.Delete(Path.Combine(dirPath, $"n{i:D3}"));
+
+        var seen = new List<string>();
+        while (true)
+        {
+            await DirectoryListing.RecheckAsync(dir, search, FileInformationClass.IdBothDirectory, 1024, default);
+            var (status, entries) = Query(search, false, 1024);
+            if (status == NtStatus.NoMoreFiles) break;
+            seen.AddRange(entries.Select(e => e.Name));
+        }
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"n{2 * i + 1:D3}").Append("..").Order(StringComparer.Ordinal),
+            seen.Order(StringComparer.Ordinal));
+    }
+
     [Theory]
     [InlineData((byte)50, true)]
     [InlineData((byte)63, true)]

@@ -30,6 +30,13 @@ public sealed class ChangeNotifier
 {
     private readonly object _gate = new();
     private Watcher[] _watchers = [];
+    private long _removalGeneration;
+
+    /// <summary>
+    /// Counts removals and renames-away in the share: a directory search whose snapshot is older
+    /// re-checks the names it is about to return (MS-FSA: a listing does not return names deleted meanwhile).
+    /// </summary>
+    public long RemovalGeneration => Interlocked.Read(ref _removalGeneration);
 
     /// <summary>
     /// Publishes a change. <paramref name="changed"/> says which FILE_NOTIFY_CHANGE_* filter bits it
@@ -38,6 +45,7 @@ public sealed class ChangeNotifier
     public void Publish(string path, ChangeKind kind, bool isDirectory, CompletionFilter changed = CompletionFilter.None)
     {
         if (kind == ChangeKind.None) return;
+        if (kind is ChangeKind.Removed or ChangeKind.RenamedOldName) Interlocked.Increment(ref _removalGeneration);
         var watchers = Volatile.Read(ref _watchers);
         if (watchers.Length == 0) return;
         if (changed == CompletionFilter.None) changed = DefaultFilter(kind, isDirectory);

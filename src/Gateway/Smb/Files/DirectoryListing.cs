@@ -40,8 +40,12 @@ public static class DirectoryListing
         if (firstQuery || restart)
         {
             string newPattern = pattern.Length == 0 ? (search is not null && !reopen ? search.Pattern : "*") : pattern;
-            search = await StartAsync(open.Handle, open.Volume, newPattern, cancellation).ConfigureAwait(false);
+            search = await StartAsync(open.Handle, open.Volume, newPattern, cancellation, open.Tree.Share.Notifications).ConfigureAwait(false);
             lock (open) open.Search = search;
+        }
+        else if (open.Tree.Share.Notifications is { } notifier && notifier.RemovalGeneration != search!.Generation)
+        {
+            await RecheckAsync(open.Handle, search, infoClass, outputBufferLength, cancellation).ConfigureAwait(false);
         }
         return Fill(search!, firstQuery, infoClass, (flags & QueryDirectoryFlags.ReturnSingleEntry) != 0, outputBufferLength, output);
     }
@@ -82,8 +86,9 @@ public static class DirectoryListing
     /// then the storage's entries (a pattern without wildcards is a single lookup there, not a scan).
     /// </summary>
     public static async ValueTask<DirectorySearch> StartAsync(IStorageHandle directory, IStorageVolume volume, string pattern,
-        CancellationToken cancellation)
+        CancellationToken cancellation, ChangeNotifier? notifier = null)
     {
+        long generation = notifier?.RemovalGeneration ?? 0;
         var entries = new List<SearchEntry>();
         bool dot = WildcardPattern.IsMatch(pattern, ".");
         bool dotDot = WildcardPattern.IsMatch(pattern, "..");
@@ -98,7 +103,41 @@ public static class DirectoryListing
             await foreach (var e in directory.EnumerateAsync(pattern, cancellation).ConfigureAwait(false))
                 entries.Add(new SearchEntry(e.Name, e.Metadata));
         }
-        return new DirectorySearch { Pattern = pattern, Entries = entries };
+        return new DirectorySearch { Pattern = pattern, Entries = entries, Generation = generation };
+    }
+
+    /// <summary>
+    /// Something was removed or renamed in the share since the snapshot: looks up again the entries
+    /// the next response can hold, dropping the ones gone and refreshing the others' metadata, so a
+    /// continued listing does not return names deleted in the meantime (as NTFS and Samba do not).
+    /// </summary>
+    public static async ValueTask RecheckAsync(IStorageHandle directory, DirectorySearch search, FileInformationClass infoClass,
+        int outputBufferLength, CancellationToken cancellation)
+    {
+        int window = outputBufferLength / DirectoryEntryWriter.FixedSize(infoClass) + 1;
+        int start, end;
+        lock (search) end = start = search.Next;
+        var fresh = new List<SearchEntry>(window);
+        // Until the next response's worth of live entries is known (deleted names do not count).
+        while (fresh.Count < window)
+        {
+            SearchEntry[] batch;
+            lock (search) batch = search.Entries.Skip(end).Take(window - fresh.Count).ToArray();
+            if (batch.Length == 0) break;
+            end += batch.Length;
+            foreach (var e in batch)
+            {
+                if (e.Name is "." or "..") { fresh.Add(e); continue; }
+                await foreach (var found in directory.EnumerateAsync(e.Name, cancellation).ConfigureAwait(false))
+                    fresh.Add(new SearchEntry(found.Name, found.Metadata));
+            }
+        }
+        lock (search)
+        {
+            if (search.Next != start) return; // another query moved on meanwhile; it did its own check
+            search.Entries.RemoveRange(start, end - start);
+            search.Entries.InsertRange(start, fresh);
+        }
     }
 
     /// <summary>The parent's metadata for ".."; the share root's ".." describes the root itself.</summary>

@@ -78,6 +78,8 @@ public sealed class DirectorySearch
     public required string Pattern { get; init; }
     public required List<SearchEntry> Entries { get; init; }
     public int Next { get; set; }
+    /// <summary><see cref="ChangeNotifier.RemovalGeneration"/> when the entries were read (names removed since are re-checked).</summary>
+    public long Generation { get; init; }
 }
 
 /// <summary>One entry of a directory listing, "." and ".." included.</summary>
