@@ -258,7 +258,17 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
         }
 
         using var cts = new CancellationTokenSource();
-        bool tracked = header.Command != Smb2Command.Cancel && _connection.InFlight.TryAdd(header.MessageId, cts);
+        bool tracked = false;
+        if (header.Command != Smb2Command.Cancel)
+        {
+            // A CANCEL that overtook this request left a cancelled marker under its MessageId.
+            while (!(tracked = _connection.InFlight.TryAdd(header.MessageId, cts)))
+            {
+                if (!_connection.InFlight.TryRemove(header.MessageId, out var marker)) continue;
+                if (marker.IsCancellationRequested) cts.Cancel();
+                marker.Dispose();
+            }
+        }
         try
         {
             var live = new Smb2Request

@@ -43,6 +43,8 @@ public sealed class FileOpen : SmbOpen
     /// <summary>The level the pending break notification offered.</summary>
     public OplockLevel OplockBreakTarget { get; set; }
 
+    /// <summary>CHANGE_NOTIFY state of a directory open (MS-SMB2 3.3.5.19), created by the first request; completed with NOTIFY_CLEANUP on close.</summary>
+    public DirectoryWatch? Watch { get; set; }
     /// <summary>Times frozen by SET_INFO with -1 (MS-FSA 2.1.5.14.2): not updated by this open's writes.</summary>
     public bool LastWriteFrozen { get; set; }
 
@@ -51,6 +53,7 @@ public sealed class FileOpen : SmbOpen
     public override async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        Watch?.Dispose();
         bool deleteNow;
         lock (Node.Gate)
         {
@@ -85,6 +88,8 @@ public sealed class DirectorySearch
     public required string Pattern { get; init; }
     public required List<SearchEntry> Entries { get; init; }
     public int Next { get; set; }
+    /// <summary><see cref="ChangeNotifier.RemovalGeneration"/> when the entries were read (names removed since are re-checked).</summary>
+    public long Generation { get; init; }
 }
 
 /// <summary>One entry of a directory listing, "." and ".." included.</summary>

@@ -11,17 +11,48 @@ public sealed class CancelHandler : ISmb2Handler
 {
     public Smb2Command Command => Smb2Command.Cancel;
     public HandlerRequirements Requirements => HandlerRequirements.None;
+    /// <summary>Bound on in-flight entries, markers of CANCELs that overtook their request included.</summary>
+    private const int MaxEarlyCancels = 256;
 
     public ValueTask<Smb2Response> HandleAsync(Smb2Request request)
     {
         var header = request.Header;
         ulong key = header.IsAsync ? AsyncIds.ToMessageKey(header.AsyncId) : header.MessageId;
-        if (request.Connection.InFlight.TryGetValue(key, out var cts))
+        var inFlight = request.Connection.InFlight;
+        while (true)
         {
-            try { cts.Cancel(); }
-            catch (ObjectDisposedException) { /* completed meanwhile */ }
+            if (inFlight.TryGetValue(key, out var cts))
+            {
+                try { cts.Cancel(); }
+                catch (ObjectDisposedException) { /* completed meanwhile */ }
+                break;
+            }
+            // Frames run concurrently: the CANCEL may overtake its request (sent right after it).
+            // Leave a cancelled marker that the request picks up when it registers (Smb2Dispatcher).
+            if (header.IsAsync) break;
+            if (inFlight.Count >= MaxEarlyCancels) SweepMarkers(inFlight);
+            var marker = new EarlyCancel();
+            if (inFlight.TryAdd(key, marker)) break;
+            marker.Dispose();
         }
         return ValueTask.FromResult(Smb2Response.None());
+    }
+
+    /// <summary>Drops markers of CANCELs whose request never came (it had completed already).</summary>
+    private static void SweepMarkers(System.Collections.Concurrent.ConcurrentDictionary<ulong, CancellationTokenSource> inFlight)
+    {
+        long now = Environment.TickCount64;
+        foreach (var (id, cts) in inFlight)
+        {
+            if (cts is EarlyCancel m && now - m.Created > 5000 && inFlight.TryRemove(new(id, cts))) cts.Dispose();
+        }
+    }
+
+    /// <summary>An already-cancelled token left by a CANCEL that found no request (yet).</summary>
+    private sealed class EarlyCancel : CancellationTokenSource
+    {
+        public EarlyCancel() => Cancel();
+        public long Created { get; } = Environment.TickCount64;
     }
 }
 
