@@ -424,17 +424,14 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     private readonly record struct Outgoing(Smb2Header Request, Smb2Response Response, SmbSession? Session, ulong AsyncId);
 
     /// <summary>
-    /// 3.3.4.1.1: the key of the channel of this connection; a SESSION_SETUP answer other than success
-    /// (binding refusals, MORE_PROCESSING_REQUIRED) uses Session.SigningKey.
+    /// 3.3.4.1.1: Channel.SigningKey of the connection the response goes out on; on a connection that is not
+    /// (yet) a channel of the session (binding in progress, binding refusals) Session.SigningKey.
     /// </summary>
     private Smb2Signer? ChooseSigner(in Smb2Header request, Smb2Response response, SmbSession? session, SmbSession? encryptedBy)
     {
         if (encryptedBy is not null) return null;
-        if (response.SignWith is { } forced)
-        {
-            if (request.Command == Smb2Command.SessionSetup && response.Status != NtStatus.Success) return forced.Signer;
-            return forced.SignerFor(_connection) ?? forced.Signer;
-        }
+        if (response.SigningKey is { } key) return key;
+        if (response.SignWith is { } forced) return forced.SignerFor(_connection) ?? forced.Signer;
         if (session is null || !session.IsValid) return null;
         if (request.Command == Smb2Command.SessionSetup) return null;
         var channelSigner = session.SignerFor(_connection);

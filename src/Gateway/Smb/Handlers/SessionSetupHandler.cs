@@ -45,21 +45,14 @@ public sealed class SessionSetupHandler : ISmb2Handler
                 return deleted;
             }
             session = found;
-            if (session.IsValid && session.Authentication is null)
+            if (session.IsValid)
             {
-                // Re-authentication (3.3.5.5.2): a new exchange on a valid session; keys stay as they are.
-                // Its request is verified with this connection's channel key (3.3.5.2.4).
-                var channelKey = session.SignerFor(connection);
-                if (!request.WasEncrypted
-                    && (request.Header.IsSigned ? channelKey is null || !channelKey.Verify(request.Span) : session.SigningRequired))
-                {
-                    // A signing client requires the SIGNED flag on the answer; a SESSION_SETUP error is signed
-                    // with Session.SigningKey (3.3.4.1.1).
-                    var denied = Smb2Response.Error(NtStatus.AccessDenied);
-                    if (request.Header.IsSigned && session.Signer is not null) denied.SignWith = session;
-                    return denied;
-                }
-                session.PreauthHash = null;
+                // Re-authentication (3.3.5.5.2), each leg: its request is verified with this connection's
+                // Channel.SigningKey (3.3.5.2.4); unsigned ones are refused where signing is required.
+                var refused = CheckReauthSignature(request, session);
+                if (refused is not null) return refused;
+                // A new exchange on a valid session; keys stay as they are.
+                if (session.Authentication is null) session.PreauthHash = null;
             }
         }
         request.Session = session;
@@ -110,9 +103,11 @@ public sealed class SessionSetupHandler : ISmb2Handler
         bool reauth = session.IsValid;
         if (reauth && !string.Equals(session.UserName, result.UserName, StringComparison.OrdinalIgnoreCase))
         {
-            // Windows refuses re-authentication as a different user.
+            // Windows refuses re-authentication as a different user (signed: the session keeps its keys).
             session.Authentication = null;
-            return Smb2Response.Error(NtStatus.AccessDenied);
+            var denied = Smb2Response.Error(NtStatus.AccessDenied);
+            if (session.Signer is not null) denied.SignWith = session;
+            return denied;
         }
         session.Authentication = null;
         server.Throttle.Succeeded(connection.RemoteEndPoint?.Address);
@@ -170,6 +165,27 @@ public sealed class SessionSetupHandler : ISmb2Handler
         response.SessionIdOverride = session.SessionId;
         if (session.Signer is not null) response.SignWith = session; // 3.3.5.5.3: the final response is signed
         return response;
+    }
+
+    /// <summary>
+    /// The signature check of a SESSION_SETUP on a valid session (re-authentication). Null when it may go on.
+    /// A request signed with Session.SigningKey on a bound channel (whose channel key differs) is refused;
+    /// the refusal carries a signature with that key, as a signing client drops the connection on an
+    /// unsigned or unverifiable answer.
+    /// </summary>
+    private static Smb2Response? CheckReauthSignature(Smb2Request request, SmbSession session)
+    {
+        if (request.WasEncrypted) return null;
+        var channelKey = session.SignerFor(request.Connection);
+        if (!request.Header.IsSigned)
+            return session.SigningRequired ? Smb2Response.Error(NtStatus.AccessDenied) : null;
+        if (channelKey is not null && channelKey.Verify(request.Span)) return null;
+        var denied = Smb2Response.Error(NtStatus.AccessDenied);
+        if (session.Signer is { } sessionKey && !ReferenceEquals(sessionKey, channelKey) && sessionKey.Verify(request.Span))
+            denied.SigningKey = sessionKey;
+        request.Connection.Logger.LogInformation("re-authentication of session {SessionId:X} from {Remote} refused: bad signature",
+            session.SessionId, request.Connection.RemoteEndPoint);
+        return denied;
     }
 
     /// <summary>
