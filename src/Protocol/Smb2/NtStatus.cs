@@ -75,6 +75,7 @@ public enum NtStatus : uint
     UserSessionDeleted = 0xC0000203,
     NotAReparsePoint = 0xC0000275,
     NetworkSessionExpired = 0xC000035C,
+    RequestOutOfSequence = 0xC000042A,
     DeviceFeatureNotSupported = 0xC0000463,
     InvalidToken = 0xC0000465,
     FileNotAvailable = 0xC0000467,

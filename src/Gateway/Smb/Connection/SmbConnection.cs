@@ -87,14 +87,18 @@ public sealed class SmbConnection(SmbServer server, PipeWriter output, IPEndPoin
         }
     }
 
-    /// <summary>Tears down what this connection owns (its sessions) when the TCP connection ends.</summary>
+    /// <summary>
+    /// Tears down what this connection owns when the TCP connection ends: its channel of each session, and
+    /// the sessions that have no channel left (a multichannel session lives on through its other channels).
+    /// </summary>
     public async ValueTask DisposeSessionsAsync()
     {
         foreach (var cts in InFlight.Values) cts.Cancel();
         foreach (var session in Sessions.Values)
         {
+            if (!session.RemoveChannel(this) && session.State != SessionState.Expired) continue;
             await Server.RemoveSessionAsync(session).ConfigureAwait(false);
-            session.Dispose();
+            if (session.Channels.Count == 0) session.Dispose();
         }
         Sessions.Clear();
     }

@@ -200,7 +200,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
         if (request.Session is null && header.Command is not (Smb2Command.Negotiate or Smb2Command.SessionSetup) && header.SessionId != 0)
         {
             var known = inheritedSession ?? _connection.Server.FindSession(header.SessionId);
-            if (known is not null && known.IsValid && ReferenceEquals(known.Connection, _connection)) request.Session = known;
+            if (known is not null && known.IsValid && known.HasChannel(_connection)) request.Session = known;
         }
         if (handler is null)
         {
@@ -226,7 +226,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
         if ((handler.Requirements & HandlerRequirements.Session) != 0)
         {
             var session = inheritedSession ?? _connection.Server.FindSession(header.SessionId);
-            if (session is null || session.State == SessionState.Expired || !ReferenceEquals(session.Connection, _connection))
+            if (session is null || session.State == SessionState.Expired || !session.HasChannel(_connection))
                 return Smb2Response.Error(NtStatus.UserSessionDeleted);
             request.Session = session;
             if (!session.IsValid)
@@ -329,7 +329,9 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
             return NtStatus.AccessDenied;
         if (request.Header.IsSigned)
         {
-            if (session.Signer is null || !session.Signer.Verify(request.Span))
+            // Channel.SigningKey of the connection the request arrived on (3.3.5.2.4).
+            var signer = session.SignerFor(_connection);
+            if (signer is null || !signer.Verify(request.Span))
             {
                 Log.LogWarning("bad signature on {Command} from {Remote} (session {SessionId:X})", request.Header.Command, _connection.RemoteEndPoint, session.SessionId);
                 return NtStatus.AccessDenied;
@@ -378,10 +380,17 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 };
                 header.WriteTo(span);
                 response.Body?.WrittenSpan.CopyTo(span[Smb2Header.Size..]);
-                response.OnSerialized?.Invoke(span[..length]);
-
                 var signer = response.Status == NtStatus.Pending ? null : ChooseSigner(request, response, session, encryptFor);
                 signer?.Sign(span);
+                if (signer is null && encryptFor is null && request.IsSigned && response.Status == NtStatus.UserSessionDeleted)
+                {
+                    // No key to sign with (no channel of the session here), but signing clients need the SIGNED
+                    // flag before they report USER_SESSION_DELETED; they do not check its signature.
+                    uint flags = BinaryPrimitives.ReadUInt32LittleEndian(span[16..]);
+                    BinaryPrimitives.WriteUInt32LittleEndian(span[16..], flags | (uint)Smb2Flags.Signed);
+                }
+                // After signing: the preauth hash covers the message as sent (a binding's signed MORE_PROCESSING_REQUIRED).
+                response.OnSerialized?.Invoke(span[..length]);
                 if (encryptFor is null && session is not null && session.IsValid && session.EncryptData && session.Cipher is not null
                     && request.Command is not (Smb2Command.Negotiate or Smb2Command.SessionSetup))
                     encryptFor = session;
@@ -424,13 +433,20 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
 
     private readonly record struct Outgoing(Smb2Header Request, Smb2Response Response, SmbSession? Session, ulong AsyncId);
 
-    private static Smb2Signer? ChooseSigner(in Smb2Header request, Smb2Response response, SmbSession? session, SmbSession? encryptedBy)
+    /// <summary>
+    /// 3.3.4.1.1: Channel.SigningKey of the connection the response goes out on; on a connection that is not
+    /// (yet) a channel of the session (binding in progress, binding refusals) Session.SigningKey.
+    /// </summary>
+    private Smb2Signer? ChooseSigner(in Smb2Header request, Smb2Response response, SmbSession? session, SmbSession? encryptedBy)
     {
         if (encryptedBy is not null) return null;
-        if (response.SignWith?.Signer is { } forced) return forced;
-        if (session is null || !session.IsValid || session.Signer is null) return null;
+        if (response.SigningKey is { } key) return key;
+        if (response.SignWith is { } forced) return forced.SignerFor(_connection) ?? forced.Signer;
+        if (session is null || !session.IsValid) return null;
         if (request.Command == Smb2Command.SessionSetup) return null;
-        return request.IsSigned || session.SigningRequired ? session.Signer : null;
+        var channelSigner = session.SignerFor(_connection);
+        if (channelSigner is null) return null;
+        return request.IsSigned || session.SigningRequired ? channelSigner : null;
     }
 
     private static int Align8(int value) => (value + 7) & ~7;

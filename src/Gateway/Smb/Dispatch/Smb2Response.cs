@@ -31,7 +31,9 @@ public sealed class Smb2Response : IDisposable
     public uint? TreeIdOverride { get; set; }
     /// <summary>Sign this response with this session's key even though the request was not signed (final SESSION_SETUP, 3.3.5.5.3).</summary>
     public SmbSession? SignWith { get; set; }
-    /// <summary>Called with the exact response message bytes (header to end, unpadded, unsigned): preauth integrity hash.</summary>
+    /// <summary>Sign with exactly this key (wins over <see cref="SignWith"/>): a SESSION_SETUP refusal answered with the key its request was signed with.</summary>
+    public SmbCopy.Protocol.Security.Smb2Signer? SigningKey { get; set; }
+    /// <summary>Called with the exact response message bytes as sent (header to end, unpadded, signed when signed): preauth integrity hash.</summary>
     public Action<ReadOnlySpan<byte>>? OnSerialized { get; set; }
     /// <summary>A CREATE's new open: later requests of a related compound use it (3.3.5.2.7.2).</summary>
     public SmbOpen? CreatedOpen { get; set; }

@@ -106,6 +106,8 @@ public sealed class NegotiateHandler : ISmb2Handler
     {
         uint caps = 0;
         if (dialect >= Smb2Dialect.Smb210) caps |= CapLargeMtu;
+        // 3.3.5.4: SMB 3.x connections may be bound to an existing session as further channels (3.3.5.5).
+        if (dialect.IsSmb3()) caps |= CapMultiChannel;
         if (dialect is Smb2Dialect.Smb300 or Smb2Dialect.Smb302 && (clientCapabilities & CapEncryption) != 0) caps |= CapEncryption;
         return caps;
     }
