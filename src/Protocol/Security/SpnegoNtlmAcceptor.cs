@@ -18,6 +18,8 @@ public sealed class GssAcceptResult
     public bool IsAnonymous { get; init; }
     /// <summary>For logs; never contains secrets.</summary>
     public string? FailureReason { get; init; }
+    /// <summary>The token could not be parsed (Windows answers STATUS_INVALID_PARAMETER rather than a log-on failure).</summary>
+    public bool Malformed { get; init; }
 }
 
 /// <summary>
@@ -66,11 +68,11 @@ public sealed class SpnegoNtlmAcceptor
         }
         catch (MalformedMessageException ex)
         {
-            return Fail("malformed token: " + ex.Message);
+            return Fail("malformed token: " + ex.Message, malformed: true);
         }
         catch (AsnContentException ex)
         {
-            return Fail("malformed token: " + ex.Message);
+            return Fail("malformed token: " + ex.Message, malformed: true);
         }
         catch (CryptographicException)
         {
@@ -78,7 +80,7 @@ public sealed class SpnegoNtlmAcceptor
         }
         catch (ArgumentException ex)
         {
-            return Fail("malformed token: " + ex.Message);
+            return Fail("malformed token: " + ex.Message, malformed: true);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -232,7 +234,7 @@ public sealed class SpnegoNtlmAcceptor
         return NtlmCrypto.MakeSignature(signKey, seal, 0, _mechTypes);
     }
 
-    private GssAcceptResult Fail(string reason, string? user = null, string? domain = null)
+    private GssAcceptResult Fail(string reason, string? user = null, string? domain = null, bool malformed = false)
     {
         _stage = Stage.Done;
         return new GssAcceptResult
@@ -240,6 +242,7 @@ public sealed class SpnegoNtlmAcceptor
             Status = GssStatus.Failed,
             OutputToken = _spnego ? Spnego.BuildNegTokenResp(NegState.Reject, null, default, default) : [],
             FailureReason = reason,
+            Malformed = malformed,
             UserName = user,
             Domain = domain,
         };

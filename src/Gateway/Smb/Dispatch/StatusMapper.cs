@@ -33,9 +33,8 @@ public static class StatusMapper
         StorageError.AccessDenied => NtStatus.AccessDenied,
         StorageError.CannotDelete => NtStatus.CannotDelete,
         StorageError.NameInvalid => NtStatus.ObjectNameInvalid,
-        // Windows answers a path that climbs out of the share with OBJECT_PATH_SYNTAX_BAD or
-        // ACCESS_DENIED; a link leading outside must look like nothing is there.
-        StorageError.OutsideShare => NtStatus.AccessDenied,
+        // A name that climbs out of the share ("..") is OBJECT_PATH_SYNTAX_BAD, as Windows and Samba answer.
+        StorageError.OutsideShare => NtStatus.ObjectPathSyntaxBad,
         StorageError.NoSpace => NtStatus.DiskFull,
         StorageError.ReadOnly => NtStatus.MediaWriteProtected,
         StorageError.NotSupported => NtStatus.NotSupported,

@@ -78,12 +78,14 @@ public sealed class ReadHandler : ISmb2Handler
                     total += n;
                 }
                 w.Truncate(ReadResponse.HeaderPartSize + total);
-                if (total == 0 || total < read.MinimumCount)
-                {
-                    w.Dispose();
-                    return Smb2Response.Error(NtStatus.EndOfFile);
-                }
             }
+            // Nothing at the offset, or less than MinimumCount (also for a zero-length read), is end of file.
+            if ((read.Length > 0 && total == 0) || total < read.MinimumCount)
+            {
+                w.Dispose();
+                return Smb2Response.Error(NtStatus.EndOfFile);
+            }
+            file.Position = (long)read.Offset + total; // FilePositionInformation follows reads, as Samba reports it
             w.PatchUInt32(4, (uint)total); // DataLength
             return Smb2Response.Ok(w);
         }

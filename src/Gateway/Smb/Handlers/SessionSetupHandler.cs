@@ -72,7 +72,7 @@ public sealed class SessionSetupHandler : ISmb2Handler
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            result = new GssAcceptResult { Status = GssStatus.Failed, FailureReason = ex.Message };
+            result = new GssAcceptResult { Status = GssStatus.Failed, FailureReason = ex.Message, Malformed = ex is SmbCopy.Protocol.Wire.MalformedMessageException };
         }
 
         switch (result.Status)
@@ -92,7 +92,8 @@ public sealed class SessionSetupHandler : ISmb2Handler
             case GssStatus.Complete:
                 return await CompleteAsync(request, session, setup, result).ConfigureAwait(false);
             default:
-                return await FailAsync(request, session, isNew, result.FailureReason ?? "authentication failed").ConfigureAwait(false);
+                return await FailAsync(request, session, isNew, result.FailureReason ?? "authentication failed",
+                    result.Malformed ? NtStatus.InvalidParameter : NtStatus.LogonFailure).ConfigureAwait(false);
         }
     }
 
@@ -287,7 +288,7 @@ public sealed class SessionSetupHandler : ISmb2Handler
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            result = new GssAcceptResult { Status = GssStatus.Failed, FailureReason = ex.Message };
+            result = new GssAcceptResult { Status = GssStatus.Failed, FailureReason = ex.Message, Malformed = ex is SmbCopy.Protocol.Wire.MalformedMessageException };
         }
 
         switch (result.Status)
@@ -332,7 +333,8 @@ public sealed class SessionSetupHandler : ISmb2Handler
         }
     }
 
-    private static async ValueTask<Smb2Response> FailAsync(Smb2Request request, SmbSession session, bool isNew, string reason)
+    private static async ValueTask<Smb2Response> FailAsync(Smb2Request request, SmbSession session, bool isNew, string reason,
+        NtStatus status = NtStatus.LogonFailure)
     {
         var connection = request.Connection;
         request.Server.Throttle.Failed(connection.RemoteEndPoint?.Address);
@@ -343,7 +345,8 @@ public sealed class SessionSetupHandler : ISmb2Handler
         bool wasValid = session.IsValid;
         connection.Sessions.TryRemove(session.SessionId, out _);
         await request.Server.RemoveSessionAsync(session).ConfigureAwait(false);
-        var response = Smb2Response.Error(NtStatus.LogonFailure);
+        // A token that does not parse is STATUS_INVALID_PARAMETER, as Windows answers (Samba bug 14932).
+        var response = Smb2Response.Error(status);
         response.SessionIdOverride = session.SessionId;
         if (wasValid && session.Signer is not null) response.SignWith = session;
         return response;
