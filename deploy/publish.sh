@@ -25,7 +25,7 @@ mkdir -p "$STAGE/usr/lib/smbcopy" "$STAGE/etc/smbcopy" "$STAGE/lib/systemd/syste
 dotnet publish "$ROOT/src/Gateway/SmbCopy.Gateway.csproj" -c "$CONFIG" -r "$RID" --self-contained true \
   -p:PublishSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true -p:InvariantGlobalization=true \
   -p:DebugType=none -p:InformationalVersion="$VERSION" -warnaserror -nologo -o "$STAGE/usr/lib/smbcopy"
-rm -f "$STAGE/usr/lib/smbcopy/appsettings.json" "$STAGE/usr/lib/smbcopy/"*.pdb
+rm -f "$STAGE/usr/lib/smbcopy/appsettings.json" "$STAGE/usr/lib/smbcopy/"*.pdb "$STAGE/usr/lib/smbcopy/"*.staticwebassets.*
 cp "$ROOT/deploy/config/local.json" "$STAGE/etc/smbcopy/appsettings.json"
 cp "$ROOT/deploy/smbcopy.service" "$STAGE/lib/systemd/system/"
 cp "$ROOT/deploy/config/"*.json "$ROOT/docs/operations.md" "$ROOT/docs/windows.md" "$STAGE/usr/share/doc/smbcopy/"
