@@ -11,6 +11,8 @@ PACKAGES=(
   tshark                                              # dumpcap + tshark (wireshark-common: text2pcap)
   btrfs-progs xfsprogs e2fsprogs                      # reflink filesystems for bench/ (tests/rigs/samba/setup-fs.sh)
   procps passwd bc coreutils                          # pgrep (rig stop), useradd (rig user), bc (timings), timeout
+  chromium                                            # headless browser: the status page test (tests/EndToEnd/OperationsTests.cs)
+  systemd                                             # systemd-analyze verify of deploy/smbcopy.service
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -29,7 +31,7 @@ else
   apt-get -o DPkg::Lock::Timeout=900 -q install -y --no-install-recommends --no-upgrade "${PACKAGES[@]}"
 fi
 command -v dotnet >/dev/null || { echo "install-deps: dotnet (the .NET 10 SDK) is not on PATH" >&2; exit 1; }
-for t in smbd smbclient smbtorture tshark dumpcap text2pcap; do
+for t in smbd smbclient smbtorture tshark dumpcap text2pcap chromium systemd-analyze; do
   command -v "$t" >/dev/null || { echo "install-deps: $t missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import impacket' || { echo "install-deps: /usr/bin/python3 cannot import impacket" >&2; exit 1; }

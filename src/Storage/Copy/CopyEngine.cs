@@ -85,8 +85,8 @@ public sealed class CopyEngine
                 throw new StorageException(StorageError.CrossDevice, "The two files belong to different storage backends.");
             if ((destination.Volume.Capabilities & StorageCapabilities.CloneRange) == 0)
                 throw new StorageException(StorageError.NotSupported, $"Volume '{destination.Volume.Name}' cannot clone.");
-            await destination.Volume.CloneRangeAsync(source.Handle, source.Offset, destination.Handle, destination.Offset, length,
-                cancellationToken).ConfigureAwait(false);
+            await CopyTracing.TraceAsync("clone", destination.Volume, length, () => destination.Volume.CloneRangeAsync(source.Handle,
+                source.Offset, destination.Handle, destination.Offset, length, cancellationToken)).ConfigureAwait(false);
         }
         var result = new CopyResult(length, length > 0 ? CopyMethod.Clone : CopyMethod.None, CopyFallbackReason.None, [], clock.Elapsed);
         CopyMetrics.Record(share ?? destination.Volume.Name, result);
@@ -127,8 +127,8 @@ public sealed class CopyEngine
             {
                 while (done < want)
                 {
-                    long n = await destination.Volume.CopyRangeAsync(source.Handle, source.Offset + done, destination.Handle,
-                        destination.Offset + done, want - done, cancellationToken).ConfigureAwait(false);
+                    long n = await CopyTracing.TraceAsync("copy_range", destination.Volume, want - done, () => destination.Volume.CopyRangeAsync(
+                        source.Handle, source.Offset + done, destination.Handle, destination.Offset + done, want - done, cancellationToken)).ConfigureAwait(false);
                     if (n <= 0) break; // the source ended (shrunk meanwhile)
                     done += n;
                 }
@@ -146,7 +146,8 @@ public sealed class CopyEngine
         fallbacks.Add(new CopyFallback(CopyMethod.Offload, offloadReason));
 
         // 3. Through the gateway.
-        var (streamed, error) = await StreamAsync(source, destination, done, want - done, overlap, cancellationToken).ConfigureAwait(false);
+        var (streamed, error) = await CopyTracing.TraceAsync("stream", destination.Volume, want - done,
+            () => StreamAsync(source, destination, done, want - done, overlap, cancellationToken)).ConfigureAwait(false);
         return (done + streamed, CopyMethod.Streamed, error);
     }
 
@@ -167,8 +168,8 @@ public sealed class CopyEngine
         }
         try
         {
-            await destination.Volume.CloneRangeAsync(source.Handle, source.Offset, destination.Handle, destination.Offset, want,
-                cancellationToken).ConfigureAwait(false);
+            await CopyTracing.TraceAsync("clone", destination.Volume, want, () => destination.Volume.CloneRangeAsync(source.Handle,
+                source.Offset, destination.Handle, destination.Offset, want, cancellationToken)).ConfigureAwait(false);
             return CopyFallbackReason.None;
         }
         catch (StorageException e) when (IsRefusal(e.Error))

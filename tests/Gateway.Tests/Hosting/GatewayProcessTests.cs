@@ -93,6 +93,19 @@ public sealed class GatewayProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Malformed_nt_hash_exits_2_with_one_line_naming_the_user_and_not_echoing_the_value()
+    {
+        const string bad = "64f12cddaa88057e06a81b54e73b949"; // 31 hex digits
+        var (exit, stdout, stderr) = await RunAsync(Args(FreePort(), FreePort(),
+            "--SmbCopy:Users:0:Name=alice", $"--SmbCopy:Users:0:NtHash={bad}"));
+
+        Assert.Equal(GatewayHost.ExitConfigurationError, exit);
+        Assert.Equal(["configuration error: SmbCopy:Users:0:NtHash: must be 32 hex digits (run 'smbcopy hash-password')"], Lines(stderr));
+        Assert.Equal("", stdout);
+        Assert.DoesNotContain(bad, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Smb_port_in_use_exits_2_with_one_line()
     {
         using var blocker = new TcpListener(IPAddress.Loopback, 0);

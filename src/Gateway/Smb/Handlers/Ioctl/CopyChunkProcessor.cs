@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SmbCopy.Gateway.Observability;
 using SmbCopy.Gateway.Smb.Copy;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
@@ -126,9 +127,9 @@ public static class CopyChunkProcessor
                 if (target > long.MaxValue - length)
                     return CopyFailure(NtStatus.InvalidParameter, chunksWritten, 0, total);
 
-                var result = await CopyEngine.Shared.CopyAsync(srcEnd with { Offset = (long)chunk.SourceOffset },
-                    new CopyEndpoint(destination.Volume, destination.Handle, target), length,
-                    new CopyOptions(Share: destination.Tree.Share.Name), request.Cancellation).ConfigureAwait(false);
+                var result = await CopyActivityLog.TrackAsync(context, name, source, destination, length, () => CopyEngine.Shared.CopyAsync(
+                    srcEnd with { Offset = (long)chunk.SourceOffset }, new CopyEndpoint(destination.Volume, destination.Handle, target), length,
+                    new CopyOptions(Share: destination.Tree.Share.Name), request.Cancellation)).ConfigureAwait(false);
                 if (result.BytesCopied > 0)
                 {
                     changed = true;

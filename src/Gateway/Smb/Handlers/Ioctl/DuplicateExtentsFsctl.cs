@@ -1,3 +1,4 @@
+using SmbCopy.Gateway.Observability;
 using SmbCopy.Gateway.Smb.Copy;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
@@ -106,7 +107,8 @@ internal static class DuplicateExtentsProcessor
         if (length > 64L * 1024 * 1024) await request.GoAsyncAsync().ConfigureAwait(false);
         try
         {
-            await CopyEngine.Shared.CloneAsync(srcEnd, dstEnd, length, share, cancel).ConfigureAwait(false);
+            await CopyActivityLog.TrackAsync(context, name, source, target, length,
+                () => CopyEngine.Shared.CloneAsync(srcEnd, dstEnd, length, share, cancel)).ConfigureAwait(false);
         }
         catch (StorageException e) when (e.Error == StorageError.CrossDevice)
         {
@@ -117,8 +119,8 @@ internal static class DuplicateExtentsProcessor
             // Not atomic: the same bytes by the next cheapest method; the engine records why.
             request.Connection.Logger.LogInformation("{Fsctl}: clone of {Path} refused ({Message}); copying instead", name,
                 target.Handle.Path, e.Message);
-            var copy = await CopyEngine.Shared.CopyAsync(srcEnd, dstEnd, length,
-                new CopyOptions(AllowClone: false, Share: share, CloneSkipReason: CopyFallbackReason.CloneRefused), cancel).ConfigureAwait(false);
+            var copy = await CopyActivityLog.TrackAsync(context, name, source, target, length, () => CopyEngine.Shared.CopyAsync(srcEnd, dstEnd, length,
+                new CopyOptions(AllowClone: false, Share: share, CloneSkipReason: CopyFallbackReason.CloneRefused), cancel)).ConfigureAwait(false);
             if (copy.BytesCopied > 0)
             {
                 await KeepEndOfFileAsync(target, dstInfo.EndOfFile, cancel).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using SmbCopy.Gateway.Observability;
 using SmbCopy.Gateway.Smb.Copy;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
@@ -85,9 +86,9 @@ public sealed class OffloadWriteFsctl : IFsctlHandler
         if (length > AsyncAboveBytes) await request.GoAsyncAsync().ConfigureAwait(false);
 
         long data = Math.Clamp(token.DataLength - transferOffset, 0, length);
-        var result = await CopyEngine.Shared.CopyAsync(new CopyEndpoint(source.Volume, source.Handle, sourceOffset),
-            new CopyEndpoint(target.Volume, target.Handle, fileOffset), data,
-            new CopyOptions(Share: target.Tree.Share.Name), cancel).ConfigureAwait(false);
+        var result = await CopyActivityLog.TrackAsync(context, "OFFLOAD_WRITE", source, target, data, () => CopyEngine.Shared.CopyAsync(
+            new CopyEndpoint(source.Volume, source.Handle, sourceOffset), new CopyEndpoint(target.Volume, target.Handle, fileOffset), data,
+            new CopyOptions(Share: target.Tree.Share.Name), cancel)).ConfigureAwait(false);
         written = result.BytesCopied;
         if (result.Error is null && written == data && data < length)
             written += await WriteZerosAsync(target, fileOffset + data, length - data, cancel).ConfigureAwait(false);
