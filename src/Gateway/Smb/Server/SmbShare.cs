@@ -9,7 +9,9 @@ public sealed class SmbShare
 {
     public const string IpcName = "IPC$";
 
-    private readonly Lazy<Task<IStorageVolume>>? _volume;
+    private readonly Func<Task<IStorageVolume>>? _openVolume;
+    private readonly object _volumeGate = new();
+    private Task<IStorageVolume>? _volume;
 
     private SmbShare(string name, bool isPipe, ShareOptions? options, Func<Task<IStorageVolume>>? openVolume)
     {
@@ -17,7 +19,7 @@ public sealed class SmbShare
         IsPipe = isPipe;
         Options = options;
         if (!isPipe) Notifications = new ChangeNotifier();
-        if (openVolume is not null) _volume = new Lazy<Task<IStorageVolume>>(openVolume, LazyThreadSafetyMode.ExecutionAndPublication);
+        _openVolume = openVolume;
     }
 
     public string Name { get; }
@@ -33,11 +35,21 @@ public sealed class SmbShare
     /// <summary>Changes made through the gateway, for CHANGE_NOTIFY (null for IPC$).</summary>
     public ChangeNotifier? Notifications { get; }
 
-    /// <summary>The storage volume, opened on first use (a backend that is down at start does not stop the gateway).</summary>
-    public Task<IStorageVolume> GetVolumeAsync() =>
-        _volume?.Value ?? Task.FromException<IStorageVolume>(new InvalidOperationException("IPC$ has no volume"));
+    /// <summary>The storage volume, opened on first use (a backend that is down at start does not stop the
+    /// gateway); a failed open is retried by the next caller, so a backend that comes back is picked up.</summary>
 
-    public bool VolumeOpened => _volume is { IsValueCreated: true } v && v.Value.IsCompletedSuccessfully;
+
+    public Task<IStorageVolume> GetVolumeAsync()
+    {
+        if (_openVolume is null) return Task.FromException<IStorageVolume>(new InvalidOperationException("IPC$ has no volume"));
+        lock (_volumeGate)
+        {
+            if (_volume is null || _volume.IsFaulted || _volume.IsCanceled) _volume = _openVolume();
+            return _volume;
+        }
+    }
+
+    public bool VolumeOpened => _volume is { IsCompletedSuccessfully: true };
 
     public static SmbShare Ipc() => new(IpcName, true, null, null);
 
