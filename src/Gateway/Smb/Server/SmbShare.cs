@@ -37,8 +37,6 @@ public sealed class SmbShare
 
     /// <summary>The storage volume, opened on first use (a backend that is down at start does not stop the
     /// gateway); a failed open is retried by the next caller, so a backend that comes back is picked up.</summary>
-
-
     public Task<IStorageVolume> GetVolumeAsync()
     {
         if (_openVolume is null) return Task.FromException<IStorageVolume>(new InvalidOperationException("IPC$ has no volume"));
