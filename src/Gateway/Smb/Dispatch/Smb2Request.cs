@@ -34,6 +34,9 @@ public sealed class Smb2Request
     public async ValueTask GoAsyncAsync()
     {
         if (AsyncId != 0 || SendInterim is null) return;
+        // A request followed by others in its compound cannot go async: the rest would wait behind it
+        // forever. Windows and Samba fail it with STATUS_INTERNAL_ERROR (MS-SMB2 <159>, <162>).
+        if (Header.NextCommand != 0) throw new SmbStatusException(NtStatus.InternalError, "async request inside a compound");
         AsyncId = Handlers.AsyncIds.FromMessageId(Header.MessageId);
         await SendInterim(this).ConfigureAwait(false);
     }
