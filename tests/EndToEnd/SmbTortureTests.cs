@@ -35,7 +35,7 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
     [InlineData("smb2.deny")]
     public async Task SuitePassesAtLeastTheRecordedMinimum(string suite)
     {
-        var min = ExpectedMinimum(suite);
+        var min = ExpectedMinimum(suite, server.Target);
         var tsv = Path.Combine(server.WorkDir, $"smbtorture-{suite}.tsv");
         var r = await ProcessRunner.RunAsync("bash",
             [RepoPaths.Path("tests", "smbtorture", "run.sh"), $"{server.Host}:{server.Port}", "-o", tsv],
@@ -61,15 +61,24 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
         Expect.That(passed >= min, $"{suite}: at least {min} tests pass, {passed} of {rows.Count} did; the others:\n{notPassed}", r, server);
     }
 
-    private static int ExpectedMinimum(string suite)
+    /// <summary>
+    /// The floor for <paramref name="suite"/> on <paramref name="target"/>: expected-min.tsv has one column
+    /// for the gateway (what it passed when last recorded: a regression guard, raised as it improves) and
+    /// one for Samba 4.17 on this machine (the goal the comparison table in results.md measures against).
+    /// </summary>
+    private static int ExpectedMinimum(string suite, string target)
     {
         var file = RepoPaths.Path("tests", "smbtorture", "expected-min.tsv");
-        foreach (var line in File.ReadLines(file))
+        var lines = File.ReadAllLines(file);
+        var header = lines[0].Split('\t');
+        int column = Array.IndexOf(header, target == "samba" ? "samba_success" : "gateway_min");
+        if (column < 0) throw new InvalidOperationException($"{file} has no column for target {target}");
+        foreach (var line in lines.Skip(1))
         {
             var c = line.Split('\t');
-            if (c.Length >= 2 && c[0] == suite)
+            if (c.Length > column && c[0] == suite)
             {
-                return int.Parse(c[1], CultureInfo.InvariantCulture);
+                return int.Parse(c[column], CultureInfo.InvariantCulture);
             }
         }
         throw new InvalidOperationException($"{suite} has no minimum in {file}");
