@@ -31,6 +31,10 @@ public sealed class ChangeNotifyHandler(ILogger<ChangeNotifyHandler> logger) : I
         var notifier = request.Tree!.Share.Notifications;
         if (notifier is null) return Fail(NtStatus.NotSupported, file.DisplayName, "share without notifications");
 
+        bool deletePending;
+        lock (file.Node.Gate) deletePending = file.Node.DeletePending;
+        if (deletePending) return Fail(NtStatus.DeletePending, file.DisplayName, "directory is delete-pending");
+
         DirectoryWatch watch;
         bool created = false;
         lock (file)
@@ -51,7 +55,7 @@ public sealed class ChangeNotifyHandler(ILogger<ChangeNotifyHandler> logger) : I
         var result = await wait.ConfigureAwait(false);
         logger.LogDebug("CHANGE_NOTIFY on '{Path}': {Status}, {Count} change(s)", file.DisplayName, result.Status, result.Changes.Count);
 
-        if (result.Status == NtStatus.Cancelled) return SignedLikeRequest(request, Smb2Response.Error(NtStatus.Cancelled));
+        if (result.Status.IsError()) return SignedLikeRequest(request, Smb2Response.Error(result.Status));
         var w = new WireWriter(64);
         ChangeNotifyResponse.WriteHeaderPart(w, 0);
         if (result.Status == NtStatus.Success)
