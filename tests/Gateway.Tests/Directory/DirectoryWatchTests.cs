@@ -137,4 +137,15 @@ public sealed class DirectoryWatchTests
         _notifier.Publish("f", ChangeKind.Modified, false, CompletionFilter.Attributes);
         Assert.True(wait.IsCompleted);
     }
+
+    [Fact]
+    public async Task Delete_pending_completes_pending_requests_but_keeps_watching()
+    {
+        using var watch = new DirectoryWatch(_notifier, "", Names, watchTree: false, 4096);
+        var wait = watch.WaitAsync(4096, default);
+        watch.CompletePending(NtStatus.DeletePending);
+        Assert.Equal(NtStatus.DeletePending, (await wait).Status);
+        _notifier.Publish("after", ChangeKind.Added, false);
+        Assert.Equal([(FileAction.Added, "after")], (await watch.WaitAsync(4096, default)).Changes);
+    }
 }

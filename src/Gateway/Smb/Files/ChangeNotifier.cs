@@ -236,6 +236,18 @@ public sealed class DirectoryWatch : IDisposable
         waiter.Finish(Fit([entry], EntrySize(change.Name), waiter.OutputBufferLength));
     }
 
+    /// <summary>Completes the pending requests with <paramref name="status"/> (the directory became delete-pending); the watch goes on.</summary>
+    public void CompletePending(NtStatus status)
+    {
+        Waiter[] pending;
+        lock (_gate)
+        {
+            pending = [.. _waiters];
+            _waiters.Clear();
+        }
+        foreach (var w in pending) w.Finish(NotifyResult.Of(status));
+    }
+
     /// <summary>Stops watching and completes the pending requests with STATUS_NOTIFY_CLEANUP (the open is closing).</summary>
     public void Dispose()
     {

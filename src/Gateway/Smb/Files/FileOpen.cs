@@ -55,14 +55,18 @@ public sealed class FileOpen : SmbOpen
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         Watch?.Dispose();
         bool deleteNow;
+        FileOpen[]? watching = null;
         lock (Node.Gate)
         {
             if (DeleteOnClose) Node.DeletePending = true;
             bool last = Node.RemoveOpen(this);
             deleteNow = last && Node.DeletePending;
+            if (Node.DeletePending && !last) watching = [.. Node.Opens.Where(o => o.Watch is not null)];
         }
         // Opens waiting for this open's oplock break go on once it is closed.
         if (OplockBreaking is not null) Oplocks.CompleteBreak(this, OplockLevel.None);
+        // A directory being deleted completes the notifies pending on its other opens (MS-FSA 2.1.5.4).
+        if (watching is not null) foreach (var o in watching) o.Watch!.CompletePending(SmbCopy.Protocol.Smb2.NtStatus.DeletePending);
         try
         {
             if (deleteNow)

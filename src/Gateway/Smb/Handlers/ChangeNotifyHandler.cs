@@ -31,6 +31,10 @@ public sealed class ChangeNotifyHandler(ILogger<ChangeNotifyHandler> logger) : I
         var notifier = request.Tree!.Share.Notifications;
         if (notifier is null) return Fail(NtStatus.NotSupported, file.DisplayName, "share without notifications");
 
+        bool deletePending;
+        lock (file.Node.Gate) deletePending = file.Node.DeletePending;
+        if (deletePending) return Fail(NtStatus.DeletePending, file.DisplayName, "directory is delete-pending");
+
         DirectoryWatch watch;
         bool created = false;
         lock (file)
@@ -51,7 +55,7 @@ public sealed class ChangeNotifyHandler(ILogger<ChangeNotifyHandler> logger) : I
         var result = await wait.ConfigureAwait(false);
         logger.LogDebug("CHANGE_NOTIFY on '{Path}': {Status}, {Count} change(s)", file.DisplayName, result.Status, result.Changes.Count);
 
-        if (result.Status == NtStatus.Cancelled) return Smb2Response.Error(NtStatus.Cancelled);
+        if (result.Status.IsError()) return SignedLikeRequest(request, Smb2Response.Error(result.Status));
         var w = new WireWriter(64);
         ChangeNotifyResponse.WriteHeaderPart(w, 0);
         if (result.Status == NtStatus.Success)
@@ -62,14 +66,24 @@ public sealed class ChangeNotifyHandler(ILogger<ChangeNotifyHandler> logger) : I
                 if (!entries.TryAdd(action, name))
                 {
                     w.Dispose();
-                    return EmptyWithStatus(NtStatus.NotifyEnumDir);
+                    return SignedLikeRequest(request, EmptyWithStatus(NtStatus.NotifyEnumDir));
                 }
             }
             w.PatchUInt32(4, (uint)(w.Length - 8));
-            return Smb2Response.Ok(w);
+            return SignedLikeRequest(request, Smb2Response.Ok(w));
         }
         w.Dispose();
-        return EmptyWithStatus(result.Status);
+        return SignedLikeRequest(request, EmptyWithStatus(result.Status));
+    }
+
+    /// <summary>
+    /// The completion may come after LOGOFF tore the session down (NOTIFY_CLEANUP): it is still signed
+    /// with that session's key when the request was (the client still verifies it, 3.3.4.1.1).
+    /// </summary>
+    private static Smb2Response SignedLikeRequest(Smb2Request request, Smb2Response response)
+    {
+        if (request.Session is { } session && (request.Header.IsSigned || session.SigningRequired)) response.SignWith = session;
+        return response;
     }
 
     /// <summary>NOTIFY_ENUM_DIR / NOTIFY_CLEANUP: a CHANGE_NOTIFY response with an empty buffer.</summary>
