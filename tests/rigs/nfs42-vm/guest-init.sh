@@ -26,23 +26,29 @@ echo "$LEASE" > /proc/fs/nfsd/nfsv4leasetime
 echo "$GRACE" > /proc/fs/nfsd/nfsv4gracetime
 echo "tcp 2049" > /proc/fs/nfsd/portlist || log "portlist failed"
 echo "$THREADS" > /proc/fs/nfsd/threads
-# Export caches (what rpc.mountd would answer), expiry far in the future.
+# Export caches (what rpc.mountd would answer), expiry far in the future. A script, because an nfsd restart
+# (threads 0 -> N, see nfsctl below) flushes them and nothing else would answer the upcalls (NFS4ERR_DELAY forever).
 # Flags 0x2402 = NFSEXP_INSECURE_PORT|NFSEXP_NOSUBTREECHECK|NFSEXP_FSID; no root squash; anon 65534.
-EXP=2147483647
-for ip in 10.0.2.2 127.0.0.1; do printf 'nfsd %s %s gw\n' "$ip" "$EXP" > /proc/net/rpc/auth.unix.ip/channel || log "auth.unix.ip failed"; done
-printf 'gw 1 \\x00000000 %s /export\n' "$EXP" > /proc/net/rpc/nfsd.fh/channel || log "nfsd.fh failed"
-printf 'gw /export %s 9218 65534 65534 0\n' "$EXP" > /proc/net/rpc/nfsd.export/channel || log "nfsd.export failed"
-# SmbCopy: an optional second disk (/dev/vdb, ext4: no reflink) exported as /ext4 (fsid=1) below the
-# root, so one VM serves both a clone-capable and a clone-less file system (and COPY across them = XDEV).
+# SmbCopy: an optional second disk (/dev/vdb, ext4: no reflink) is exported as /ext4 (fsid=1) below the root, so
+# one VM serves both a clone-capable and a clone-less file system.
 if [ -b /dev/vdb ]; then
   mkdir -p /export/ext4
-  if mount -t ext4 -o noatime /dev/vdb /export/ext4; then
-    chmod 1777 /export/ext4
-    printf 'gw 1 \\x01000000 %s /export/ext4\n' "$EXP" > /proc/net/rpc/nfsd.fh/channel || log "nfsd.fh ext4 failed"
-    printf 'gw /export/ext4 %s 9218 65534 65534 1\n' "$EXP" > /proc/net/rpc/nfsd.export/channel || log "nfsd.export ext4 failed"
-    log "second export: /ext4 (ext4, fsid=1)"
+  if mount -t ext4 -o noatime /dev/vdb /export/ext4; then chmod 1777 /export/ext4; log "second export: /ext4 (ext4, fsid=1)"
   else log "cannot mount /dev/vdb as ext4"; fi
 fi
+cat > /bin/nfsexports <<'EXPORTS'
+#!/bin/sh
+EXP=2147483647
+for ip in 10.0.2.2 127.0.0.1; do printf 'nfsd %s %s gw\n' "$ip" "$EXP" > /proc/net/rpc/auth.unix.ip/channel || echo "nfsvm: auth.unix.ip failed"; done
+printf 'gw 1 \\x00000000 %s /export\n' "$EXP" > /proc/net/rpc/nfsd.fh/channel || echo "nfsvm: nfsd.fh failed"
+printf 'gw /export %s 9218 65534 65534 0\n' "$EXP" > /proc/net/rpc/nfsd.export/channel || echo "nfsvm: nfsd.export failed"
+if grep -q ' /export/ext4 ' /proc/mounts; then
+  printf 'gw 1 \\x01000000 %s /export/ext4\n' "$EXP" > /proc/net/rpc/nfsd.fh/channel || echo "nfsvm: nfsd.fh ext4 failed"
+  printf 'gw /export/ext4 %s 9218 65534 65534 1\n' "$EXP" > /proc/net/rpc/nfsd.export/channel || echo "nfsvm: nfsd.export ext4 failed"
+fi
+EXPORTS
+chmod 755 /bin/nfsexports
+/bin/nfsexports
 log "nfsd versions: $(cat /proc/fs/nfsd/versions) threads: $(cat /proc/fs/nfsd/threads) max_block_size: $(cat /proc/fs/nfsd/max_block_size) lease: $LEASE grace: $GRACE fs: $FSTYPE"
 log "NFS-SERVING (grace period of ${GRACE}s running: OPEN/LOCK get NFS4ERR_GRACE until it ends)"
 sleep "$GRACE"; sleep 1
@@ -70,6 +76,7 @@ case "$cmd" in
     sleep 1
     echo "tcp 2049" > /proc/fs/nfsd/portlist 2>/dev/null
     echo "$T" > /proc/fs/nfsd/threads
+    /bin/nfsexports > /dev/console 2>&1
     echo "nfsvm: nfsd restarted (threads $(cat /proc/fs/nfsd/threads))" > /dev/console
     echo "OK restarted threads=$(cat /proc/fs/nfsd/threads)";;
   ping) echo pong;;
