@@ -728,20 +728,7 @@ internal sealed class NfsHandle : IStorageHandle
         }
         var state = _stateId;
         if (state is not null && _stateGeneration == Volume.Session.StateGeneration)
-        {
-            try
-            {
-                var r = await Volume.RunAsync(c => { c.PutFh(Fh); c.Close(state); }, true, CancellationToken.None).ConfigureAwait(false);
-                r.Ok(Nfs4.OpPutfh, "PUTFH");
-                int st = r.Next(Nfs4.OpClose);
-                if (st != Nfs4.Ok && !Nfs4.IsLostState(st))
-                    Volume.Logger.LogDebug("NFS CLOSE of {Path}: {Status}", Path, Nfs4.StatusName(st));
-            }
-            catch (Exception e) when (e is StorageException or NfsStatusException or NfsProtocolException or ObjectDisposedException)
-            {
-                Volume.Logger.LogDebug("NFS CLOSE of {Path} failed: {Error}", Path, e.Message);
-            }
-        }
+            Volume.EnqueueClose(Fh, state);
         _reopenLock.Dispose();
     }
 }

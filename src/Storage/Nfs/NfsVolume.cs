@@ -35,6 +35,9 @@ internal sealed class NfsVolume : IStorageVolume
     internal string Export { get; }
 
     private static readonly uint[] ChangeMask = NfsAttributes.Mask(Nfs4.AttrChange);
+    private readonly System.Threading.Channels.Channel<(byte[] Fh, byte[] StateId)> _closes =
+        System.Threading.Channels.Channel.CreateUnbounded<(byte[], byte[])>(new() { SingleReader = true });
+    private Task? _closer;
 
     private NfsVolume(string name, RpcClient rpc, NfsSession session, byte[] rootFh, NfsAttributes rootAttrs, bool readOnly,
         string export, ILogger logger)
@@ -118,6 +121,7 @@ internal sealed class NfsVolume : IStorageVolume
                 session.LeaseSeconds = (int)Math.Clamp(lease, 5u, 3600u);
             var volume = new NfsVolume(options.Name, rpc, session, rootFh, rootAttrs, options.ReadOnly, export, logger);
             await volume.ProbeAsync(rootAttrs, cancellationToken).ConfigureAwait(false);
+            volume._closer = Task.Run(volume.CloseLoopAsync, CancellationToken.None);
             logger.LogInformation("NFS volume {Share} at {Server}:{Port}{Export}: {Capabilities}, clone alignment {Alignment}, I/O size {Io}",
                 options.Name, server, port, export, volume.Capabilities, volume.CloneAlignment, session.IoSize);
             return volume;
@@ -402,7 +406,47 @@ internal sealed class NfsVolume : IStorageVolume
             r.Ok(Nfs4.OpPutfh, "PUTFH");
             return new Located([], path, "", RootFh, r.ReadAttrs("GETATTR of the share root"), []);
         }
-        for (int i = 0; i < components.Length; i++)
+        int start = 0;
+        int fast = Math.Min(components.Length, (Session.MaxOperations - 3) / 3);
+        if (fast > 0)
+        {
+            // Fast path: the exact names in one COMPOUND. The server never follows a link or ".." in LOOKUP (a link
+            // as a directory component gives NFS4ERR_SYMLINK / NOTDIR), so this cannot leave the share; anything
+            // other than a plain hit (a miss, a link) continues component by component below.
+            var r = await RunAsync(c =>
+            {
+                c.PutFh(RootFh);
+                c.Getattr(ChangeMask);
+                for (int i = 0; i < fast; i++) { c.Lookup(components[i]); c.GetFh(); c.Getattr(StdMask); }
+            }, false, ct).ConfigureAwait(false);
+            r.Ok(Nfs4.OpPutfh, "PUTFH");
+            var parentAttrs = r.ReadAttrs("GETATTR of the share root");
+            for (int i = 0; i < fast; i++)
+            {
+                bool last = i == components.Length - 1;
+                int st = r.Next(Nfs4.OpLookup);
+                if (st != Nfs4.Ok)
+                {
+                    if (st == Nfs4.NoEnt && last && parentAttrs.Change is ulong change
+                        && _names.TryFind(NfsNameCache.Key(chain[^1]), change, components[i], out string? actual) && actual is null)
+                        return new Located(chain, path, components[i], null, null, chain);
+                    break;
+                }
+                var fh = r.ReadFh("GETFH");
+                var attrs = r.ReadAttrs("GETATTR");
+                if (attrs.IsLink)
+                    break;
+                if (last)
+                    return new Located(chain, path, components[i], fh, attrs, chain);
+                if (!attrs.IsDirectory)
+                    throw new StorageException(StorageError.PathNotFound, "A component of the path is not a directory.");
+                chain = [.. chain, fh];
+                path.Add(components[i]);
+                parentAttrs = attrs;
+                start = i + 1;
+            }
+        }
+        for (int i = start; i < components.Length; i++)
         {
             bool last = i == components.Length - 1;
             var found = await LookupInAsync(chain[^1], components[i], ct).ConfigureAwait(false);
@@ -743,21 +787,38 @@ internal sealed class NfsVolume : IStorageVolume
     }
 
     /// <summary>Both xattrs of many objects, batched (PUTFH, GETXATTR, GETXATTR per object) within the session's
-    /// operation limit; a missing attribute stops a COMPOUND, which then resumes after it.</summary>
+    /// operation limit, several COMPOUNDs in flight; a missing attribute stops a COMPOUND, which then resumes after it.</summary>
     internal async Task<(uint? Dos, long? BirthTime)[]> ReadXattrsAsync(IReadOnlyList<byte[]> handles, CancellationToken ct)
     {
         var result = new (uint?, long?)[handles.Count];
         if (!UsesXattrs || handles.Count == 0)
             return result;
         int perCompound = Math.Max(1, (Session.MaxOperations - 1) / 3);
-        int index = 0, phase = 0; // phase 0: dos next, 1: btime next
-        while (index < handles.Count)
+        var chunks = new List<Task>();
+        using var parallel = new SemaphoreSlim(4);
+        for (int from = 0; from < handles.Count; from += perCompound)
+        {
+            int f = from, to = Math.Min(handles.Count, from + perCompound);
+            await parallel.WaitAsync(ct).ConfigureAwait(false);
+            chunks.Add(Task.Run(async () =>
+            {
+                try { await ReadXattrChunkAsync(handles, f, to, result, ct).ConfigureAwait(false); }
+                finally { parallel.Release(); }
+            }, ct));
+        }
+        await Task.WhenAll(chunks).ConfigureAwait(false);
+        return result;
+    }
+
+    private async Task ReadXattrChunkAsync(IReadOnlyList<byte[]> handles, int from, int to, (uint?, long?)[] result, CancellationToken ct)
+    {
+        int index = from, phase = 0; // phase 0: dos next, 1: btime next
+        while (index < to)
         {
             int start = index, startPhase = phase;
-            int end = Math.Min(handles.Count, start + perCompound);
             var r = await RunAsync(c =>
             {
-                for (int i = start; i < end; i++)
+                for (int i = start; i < to; i++)
                 {
                     c.PutFh(handles[i]);
                     if (i != start || startPhase == 0)
@@ -766,14 +827,14 @@ internal sealed class NfsVolume : IStorageVolume
                 }
             }, false, ct).ConfigureAwait(false);
             bool stopped = false;
-            for (int i = start; i < end && !stopped; i++)
+            for (int i = start; i < to && !stopped; i++)
             {
                 if (r.Next(Nfs4.OpPutfh) != Nfs4.Ok)
                 {
                     index = i + 1; phase = 0; stopped = true; // gone since it was listed
                     break;
                 }
-                for (int p = (i == start ? startPhase : 0); p < 2; p++)
+                for (int p = i == start ? startPhase : 0; p < 2; p++)
                 {
                     int st = r.Next(Nfs4.OpGetxattr);
                     if (st == Nfs4.Ok)
@@ -792,11 +853,10 @@ internal sealed class NfsVolume : IStorageVolume
             }
             if (!stopped)
             {
-                index = end;
+                index = to;
                 phase = 0;
             }
         }
-        return result;
     }
 
     // ------------------------------------------------------------------ path operations
@@ -959,10 +1019,60 @@ internal sealed class NfsVolume : IStorageVolume
 
     // ------------------------------------------------------------------ lifetime
 
+    /// <summary>CLOSE of a disposed handle's open, sent in the background and batched: an open never blocks anyone
+    /// else here (share_deny is always NONE), so the caller need not wait for it.</summary>
+    internal void EnqueueClose(byte[] fh, byte[] stateId)
+    {
+        if (!_closes.Writer.TryWrite((fh, stateId)))
+            _ = CloseNowAsync([(fh, stateId)]);
+    }
+
+    private async Task CloseLoopAsync()
+    {
+        var batch = new List<(byte[], byte[])>();
+        int max = Math.Max(1, (Session.MaxOperations - 1) / 2);
+        while (await _closes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < max && _closes.Reader.TryRead(out var item))
+                batch.Add(item);
+            await CloseNowAsync(batch).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private async Task CloseNowAsync(List<(byte[] Fh, byte[] StateId)> batch)
+    {
+        try
+        {
+            int from = 0;
+            while (from < batch.Count)
+            {
+                int f = from;
+                var r = await RunAsync(c => { for (int i = f; i < batch.Count; i++) { c.PutFh(batch[i].Fh); c.Close(batch[i].StateId); } },
+                    true, CancellationToken.None).ConfigureAwait(false);
+                int done = f;
+                for (; done < batch.Count; done++)
+                {
+                    if (r.Next(Nfs4.OpPutfh) != Nfs4.Ok || r.Next(Nfs4.OpClose) != Nfs4.Ok)
+                        break; // stale or already gone: skip it, close the rest
+                    r.R.Skip(16, "stateid");
+                }
+                from = done + 1;
+            }
+        }
+        catch (Exception e) when (e is StorageException or NfsStatusException or NfsProtocolException or ObjectDisposedException)
+        {
+            Logger.LogDebug("NFS CLOSE of {Count} opens failed: {Error}", batch.Count, e.Message);
+        }
+    }
+
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     public async ValueTask DisposeAsync()
     {
+        _closes.Writer.TryComplete();
+        if (_closer is not null)
+            await _closer.ConfigureAwait(false);
         await Session.DisposeAsync().ConfigureAwait(false);
         await _rpc.DisposeAsync().ConfigureAwait(false);
     }
