@@ -15,6 +15,8 @@ public sealed class Smb2Signer : IDisposable
     private const int SignatureSize = 16;
     private static readonly byte[] ZeroSignature = new byte[SignatureSize];
     private readonly byte[] _key;
+    private readonly AesGcm? _gmac;
+    private readonly object _gmacGate = new();
     private bool _disposed;
 
     public Smb2Signer(SigningAlgorithm algorithm, byte[] signingKey)
@@ -27,6 +29,7 @@ public sealed class Smb2Signer : IDisposable
         if (signingKey.Length == 0) throw new ArgumentException("empty signing key", nameof(signingKey));
         Algorithm = algorithm;
         _key = (byte[])signingKey.Clone();
+        if (algorithm == SigningAlgorithm.AesGmac) _gmac = new AesGcm(_key, SignatureSize);
     }
 
     public SigningAlgorithm Algorithm { get; }
@@ -40,8 +43,32 @@ public sealed class Smb2Signer : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(message[16..], flags | (uint)Smb2Flags.Signed);
         message.Slice(SignatureOffset, SignatureSize).Clear();
         Span<byte> signature = stackalloc byte[SignatureSize];
-        Compute(message, signature);
+        Compute(message, signature, signatureZeroed: true);
         signature.CopyTo(message.Slice(SignatureOffset, SignatureSize));
+    }
+
+    /// <summary>
+    /// As <see cref="Verify"/>, for a message the caller owns: the signature field is zeroed while the MAC
+    /// is computed over the message in place (no copy of a large WRITE for AES-GMAC), then restored.
+    /// </summary>
+    public bool VerifyInPlace(Span<byte> message)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (message.Length < Smb2Header.Size) return false;
+        Span<byte> received = stackalloc byte[SignatureSize];
+        var field = message.Slice(SignatureOffset, SignatureSize);
+        field.CopyTo(received);
+        field.Clear();
+        Span<byte> expected = stackalloc byte[SignatureSize];
+        try
+        {
+            Compute(message, expected, signatureZeroed: true);
+        }
+        finally
+        {
+            received.CopyTo(field);
+        }
+        return CryptographicOperations.FixedTimeEquals(expected, received);
     }
 
     /// <summary>True when the signature field matches the MAC of the message (constant-time compare). Input is not modified.</summary>
@@ -50,12 +77,12 @@ public sealed class Smb2Signer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (message.Length < Smb2Header.Size) return false;
         Span<byte> expected = stackalloc byte[SignatureSize];
-        Compute(message, expected);
+        Compute(message, expected, signatureZeroed: false);
         return CryptographicOperations.FixedTimeEquals(expected, message.Slice(SignatureOffset, SignatureSize));
     }
 
     /// <summary>MAC of the message as if its signature field were zero.</summary>
-    private void Compute(ReadOnlySpan<byte> message, Span<byte> signature)
+    private void Compute(ReadOnlySpan<byte> message, Span<byte> signature, bool signatureZeroed)
     {
         var head = message[..SignatureOffset];
         var tail = message[(SignatureOffset + SignatureSize)..];
@@ -90,13 +117,17 @@ public sealed class Smb2Signer : IDisposable
                 if ((BinaryPrimitives.ReadUInt32LittleEndian(message[16..]) & (uint)Smb2Flags.ServerToRedir) != 0) role |= 1;
                 if (BinaryPrimitives.ReadUInt16LittleEndian(message[12..]) == (ushort)Smb2Command.Cancel) role |= 2;
                 BinaryPrimitives.WriteUInt32LittleEndian(nonce[8..], role);
+                if (signatureZeroed)
+                {
+                    lock (_gmacGate) _gmac!.Encrypt(nonce, ReadOnlySpan<byte>.Empty, Span<byte>.Empty, signature, message);
+                    break;
+                }
                 var aad = ArrayPool<byte>.Shared.Rent(message.Length);
                 try
                 {
                     message.CopyTo(aad);
                     aad.AsSpan(SignatureOffset, SignatureSize).Clear();
-                    using var gcm = new AesGcm(_key, SignatureSize);
-                    gcm.Encrypt(nonce, ReadOnlySpan<byte>.Empty, Span<byte>.Empty, signature, aad.AsSpan(0, message.Length));
+                    lock (_gmacGate) _gmac!.Encrypt(nonce, ReadOnlySpan<byte>.Empty, Span<byte>.Empty, signature, aad.AsSpan(0, message.Length));
                 }
                 finally
                 {
@@ -111,6 +142,7 @@ public sealed class Smb2Signer : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        _gmac?.Dispose();
         CryptographicOperations.ZeroMemory(_key);
     }
 }

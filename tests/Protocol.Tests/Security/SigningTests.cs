@@ -50,6 +50,26 @@ public class SigningTests
 
     [Theory]
     [MemberData(nameof(AllAlgorithms))]
+    public void VerifyInPlace_AgreesWithVerify_AndLeavesTheMessageAsItWas(SigningAlgorithm algorithm)
+    {
+        using var signer = new Smb2Signer(algorithm, Key);
+        var m = Message(body: 70000);
+        signer.Sign(m);
+        var copy = (byte[])m.Clone();
+        Assert.True(signer.VerifyInPlace(m));
+        Assert.Equal(copy, m);
+        foreach (int index in new[] { 0, 20, 48, 63, 64, m.Length - 1 })
+        {
+            var bad = (byte[])m.Clone();
+            bad[index] ^= 0x01;
+            var badCopy = (byte[])bad.Clone();
+            Assert.False(signer.VerifyInPlace(bad), $"flip at {index}");
+            Assert.Equal(badCopy, bad); // the received signature is restored even when it does not match
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllAlgorithms))]
     public void Sign_IgnoresWhateverWasInTheSignatureField(SigningAlgorithm algorithm)
     {
         using var signer = new Smb2Signer(algorithm, Key);

@@ -331,7 +331,8 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
         {
             // Channel.SigningKey of the connection the request arrived on (3.3.5.2.4).
             var signer = session.SignerFor(_connection);
-            if (signer is null || !signer.Verify(request.Span))
+            // The frame buffer is this request's own: verify in place rather than copying the message.
+            if (signer is null || !signer.VerifyInPlace(System.Runtime.InteropServices.MemoryMarshal.AsMemory(request.Message).Span))
             {
                 Log.LogWarning("bad signature on {Command} from {Remote} (session {SessionId:X})", request.Header.Command, _connection.RemoteEndPoint, session.SessionId);
                 return NtStatus.AccessDenied;
