@@ -27,6 +27,9 @@ public sealed class SmbServer
         Time = time;
         LoggerFactory = loggerFactory;
         Shares = new ShareRegistry(Options.Shares, drivers);
+        var log = loggerFactory.CreateLogger<SmbServer>();
+        foreach (var missing in Options.Shares.Where(o => Shares.Find(o.Name) is null))
+            log.LogWarning("share {Share}: driver {Driver} is not available in this build; the share is not served", missing.Name, missing.Driver);
         Throttle = new LogonThrottle(Options.Security.FailedLogonsBeforeThrottle, time);
         foreach (var handler in handlers) _handlers[(int)handler.Command] = handler;
     }
