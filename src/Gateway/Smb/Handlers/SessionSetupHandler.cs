@@ -62,18 +62,7 @@ public sealed class SessionSetupHandler : ISmb2Handler
             (user, _) => server.Users.GetNtHash(user),
             server.Identity.ServerName, server.Options.DomainName, server.Identity.ServerName.ToLowerInvariant(), server.Time);
 
-        var delay = server.Throttle.DelayFor(connection.RemoteEndPoint?.Address);
-        if (delay > TimeSpan.Zero) await Task.Delay(delay, request.Cancellation).ConfigureAwait(false);
-
-        GssAcceptResult result;
-        try
-        {
-            result = session.Authentication.Accept(setup.SecurityBuffer.Span);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            result = new GssAcceptResult { Status = GssStatus.Failed, FailureReason = ex.Message, Malformed = ex is SmbCopy.Protocol.Wire.MalformedMessageException };
-        }
+        var result = await AcceptThrottledAsync(request, session.Authentication, setup).ConfigureAwait(false);
 
         switch (result.Status)
         {
@@ -278,18 +267,7 @@ public sealed class SessionSetupHandler : ISmb2Handler
         }
         binding.PreauthHash?.Update(request.Span);
 
-        var delay = server.Throttle.DelayFor(connection.RemoteEndPoint?.Address);
-        if (delay > TimeSpan.Zero) await Task.Delay(delay, request.Cancellation).ConfigureAwait(false);
-
-        GssAcceptResult result;
-        try
-        {
-            result = binding.Authentication.Accept(setup.SecurityBuffer.Span);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            result = new GssAcceptResult { Status = GssStatus.Failed, FailureReason = ex.Message, Malformed = ex is SmbCopy.Protocol.Wire.MalformedMessageException };
-        }
+        var result = await AcceptThrottledAsync(request, binding.Authentication, setup).ConfigureAwait(false);
 
         switch (result.Status)
         {
@@ -350,6 +328,24 @@ public sealed class SessionSetupHandler : ISmb2Handler
         response.SessionIdOverride = session.SessionId;
         if (wasValid && session.Signer is not null) response.SignWith = session;
         return response;
+    }
+
+    /// <summary>
+    /// One leg of the GSS exchange, after the delay that repeated failures from this client address
+    /// earned; an acceptor that throws fails the exchange (a parse error as a malformed token).
+    /// </summary>
+    private static async ValueTask<GssAcceptResult> AcceptThrottledAsync(Smb2Request request, SpnegoNtlmAcceptor acceptor, SessionSetupRequest setup)
+    {
+        var delay = request.Server.Throttle.DelayFor(request.Connection.RemoteEndPoint?.Address);
+        if (delay > TimeSpan.Zero) await Task.Delay(delay, request.Cancellation).ConfigureAwait(false);
+        try
+        {
+            return acceptor.Accept(setup.SecurityBuffer.Span);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return new GssAcceptResult { Status = GssStatus.Failed, FailureReason = ex.Message, Malformed = ex is SmbCopy.Protocol.Wire.MalformedMessageException };
+        }
     }
 
     private static Smb2Response Body(ushort flags, byte[] token, NtStatus status)
