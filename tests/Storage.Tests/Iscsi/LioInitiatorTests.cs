@@ -25,7 +25,7 @@ public sealed class LioInitiatorTests(LioTargetFixture target, ITestOutputHelper
         output.WriteLine(lun1.ToString());
         foreach (var d in lun0.Designators) output.WriteLine("  0x83: " + d);
         Assert.Equal(512u, lun0.BlockSize);
-        Assert.Equal(256L * 1024 * 1024, lun0.Capacity.Bytes);
+        Assert.Equal(LioTargetFixture.LunBytes, lun0.Capacity.Bytes);
         Assert.Equal("LIO-ORG", lun0.Inquiry.Vendor);
         Assert.True(lun0.Inquiry.ThirdPartyCopy);
         Assert.True(lun0.SupportsExtendedCopy);

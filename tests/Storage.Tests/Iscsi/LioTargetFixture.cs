@@ -7,7 +7,7 @@ namespace SmbCopy.Storage.Tests.Iscsi;
 
 /// <summary>
 /// A real LIO iSCSI target (Linux in-kernel target in a qemu TCG VM, tests/rigs/lio-iscsi-vm), started once per test
-/// run for every class in the "lio" collection and stopped at the end. Two LUNs of 256 MiB, no authentication.
+/// run for every class in the "lio" collection and stopped at the end. Two LUNs of 1 GiB (sparse), no authentication.
 /// <para>SMBCOPY_ISCSI_PORTAL=host:port (with SMBCOPY_ISCSI_IQN) uses a target that is already running instead — the
 /// inner development loop. A target that cannot be started fails the tests (never skipped).</para>
 /// </summary>
@@ -22,6 +22,8 @@ public sealed class LioTargetFixture : IAsyncLifetime
     /// <summary>LIO numbers its LUNs from 0.</summary>
     public int Lun0 => 0;
     public int Lun1 => 1;
+    /// <summary>Size of each LUN (ISCSI_LUN_SIZE given to the rig; a target given by SMBCOPY_ISCSI_PORTAL must match).</summary>
+    public const long LunBytes = 1L << 30;
     public string StartLog { get; private set; } = "";
     public TimeSpan StartTime { get; private set; }
 
@@ -99,6 +101,7 @@ public sealed class LioTargetFixture : IAsyncLifetime
         };
         psi.Environment["ISCSI_STATE_DIR"] = _stateDir!;
         psi.Environment["ISCSI_PORT"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment["ISCSI_LUN_SIZE"] = "1G"; // sparse files
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start bash");
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
