@@ -11,17 +11,26 @@ namespace SmbCopy.Storage.Tests.Iscsi;
 /// <para>SMBCOPY_ISCSI_PORTAL=host:port (with SMBCOPY_ISCSI_IQN) uses a target that is already running instead — the
 /// inner development loop. A target that cannot be started fails the tests (never skipped).</para>
 /// </summary>
-public sealed class LioTargetFixture : IAsyncLifetime
+public sealed class LioTargetFixture() : RigTargetFixture("lio", "SMBCOPY_ISCSI_PORTAL", lunBase: 0);
+
+/// <summary>Debian's userspace tgtd (same rig, ISCSI_TARGET_KIND=tgt): no EXTENDED COPY, so the copy engine must fall
+/// back to READ/WRITE. Its disks are LUN 1 and 2 (LUN 0 is its controller). SMBCOPY_TGT_PORTAL reuses a running one.</summary>
+public sealed class TgtTargetFixture() : RigTargetFixture("tgt", "SMBCOPY_TGT_PORTAL", lunBase: 1);
+
+/// <summary>One target started through tests/rigs/lio-iscsi-vm/target-start.sh for the whole test run.</summary>
+public abstract class RigTargetFixture(string kind, string portalVariable, int lunBase) : IAsyncLifetime
 {
-    private const string StatePrefix = "smbcopy-iscsi-test-";
+    private string StatePrefix => $"smbcopy-{kind}-test-";
     private string? _stateDir;
+
+    public string Kind => kind;
 
     public string Host { get; private set; } = "127.0.0.1";
     public int Port { get; private set; }
     public string Iqn { get; private set; } = "iqn.2003-01.org.linux-iscsi.gateway:target";
-    /// <summary>LIO numbers its LUNs from 0.</summary>
-    public int Lun0 => 0;
-    public int Lun1 => 1;
+    /// <summary>The rig's first and second disk (LIO numbers LUNs from 0, tgt from 1).</summary>
+    public int Lun0 => lunBase;
+    public int Lun1 => lunBase + 1;
     /// <summary>Size of each LUN (ISCSI_LUN_SIZE given to the rig; a target given by SMBCOPY_ISCSI_PORTAL must match).</summary>
     public const long LunBytes = 1L << 30;
     public string StartLog { get; private set; } = "";
@@ -40,7 +49,7 @@ public sealed class LioTargetFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (Environment.GetEnvironmentVariable("SMBCOPY_ISCSI_PORTAL") is { Length: > 0 } portal)
+        if (Environment.GetEnvironmentVariable(portalVariable) is { Length: > 0 } portal)
         {
             var (h, p) = IscsiConnection.ParseAddress(portal, 3260);
             (Host, Port) = (h, p);
@@ -60,7 +69,7 @@ public sealed class LioTargetFixture : IAsyncLifetime
         if (rc != 0)
         {
             await DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"tests/rigs/lio-iscsi-vm/target-start.sh failed (exit {rc}):\n{output}");
+            throw new InvalidOperationException($"tests/rigs/lio-iscsi-vm/target-start.sh ({kind}) failed (exit {rc}):\n{output}");
         }
         foreach (var line in File.ReadAllLines(Path.Combine(_stateDir, "env")))
             if (line.StartsWith("ISCSI_IQN=", StringComparison.Ordinal)) Iqn = line["ISCSI_IQN=".Length..];
@@ -76,7 +85,7 @@ public sealed class LioTargetFixture : IAsyncLifetime
     }
 
     /// <summary>A previous run that died without stopping its VM: stop it (its state directory names its pid).</summary>
-    private static void StopStale()
+    private void StopStale()
     {
         foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), StatePrefix + "*"))
         {
@@ -102,6 +111,7 @@ public sealed class LioTargetFixture : IAsyncLifetime
         psi.Environment["ISCSI_STATE_DIR"] = _stateDir!;
         psi.Environment["ISCSI_PORT"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         psi.Environment["ISCSI_LUN_SIZE"] = "1G"; // sparse files
+        psi.Environment["ISCSI_TARGET_KIND"] = kind;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start bash");
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -138,4 +148,10 @@ public sealed class LioTargetFixture : IAsyncLifetime
 public sealed class LioCollection : ICollectionFixture<LioTargetFixture>
 {
     public const string Name = "lio";
+}
+
+[CollectionDefinition(Name)]
+public sealed class TgtCollection : ICollectionFixture<TgtTargetFixture>
+{
+    public const string Name = "tgt";
 }
