@@ -172,17 +172,21 @@ public sealed class LioDataPathTests(LioTargetFixture target, ITestOutputHelper 
         await using var client = await IscsiClient.ConnectAsync(target.Options("127.0.0.1", proxy.Port));
         var lun0 = await ScsiBlockDevice.OpenAsync(client, target.Lun0);
         var lun1 = await ScsiBlockDevice.OpenAsync(client, target.Lun1);
-        var data = RandomBytes(16 * MiB);
+        var data = RandomBytes(64 * MiB);
         await lun0.WriteAsync(Region(6), data);
+        long before = client.Counters.ExtendedCopyCommands;
         var copy = new ScsiCopyEngine().CopyAsync(lun0, Region(6), lun1, Region(6), data.Length / 512);
-        await Task.Delay(50);
-        proxy.DropAll();
+        while (client.Counters.ExtendedCopyCommands == before && !copy.IsCompleted) await Task.Delay(1);
+        proxy.DropAll(); // the first of 3 EXTENDED COPY commands is in flight
+        Assert.False(copy.IsCompleted, "the copy finished before the drop; the test proves nothing");
         var result = await copy;
-        output.WriteLine($"{result}; reconnects {client.Counters.Reconnects}, retries {client.Counters.Retries}");
+        long reconnects = client.Counters.Reconnects, retries = client.Counters.Retries;
+        output.WriteLine($"{result}; reconnects {reconnects}, retries {retries}");
+        Assert.Equal(ScsiCopyMethod.ExtendedCopy, result.Method);
+        Assert.True(reconnects >= 1 && retries >= 1);
         var back = new byte[data.Length];
         await lun1.ReadAsync(Region(6), back);
         Assert.Equal(Hash(data), Hash(back));
-        Assert.True(client.Counters.Reconnects >= 1);
     }
 
     [Fact]
