@@ -19,6 +19,7 @@ public static class SmbServiceCollectionExtensions
         services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, Transport.LargeBlockMemoryPoolFactory>();
         services.AddSingleton<IStorageDriver>(sp => new LocalStorageDriver(sp.GetService<ILoggerFactory>()));
         services.AddSingleton<IStorageDriver>(sp => new SmbCopy.Storage.Nfs.NfsStorageDriver(sp.GetService<ILoggerFactory>()));
+        services.AddSingleton<IStorageDriver>(sp => new SmbCopy.Storage.Iscsi.IscsiStorageDriver(sp.GetService<ILoggerFactory>()));
         foreach (var type in typeof(SmbServiceCollectionExtensions).Assembly.GetTypes())
         {
             if (type.IsAbstract || type.IsInterface) continue;
