@@ -49,6 +49,9 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
                 ["SMBTORTURE_USER"] = server.User,
                 ["SMBTORTURE_PASSWORD"] = server.Password,
                 ["SMBTORTURE_SHARE"] = server.ShareName,
+                // Waits forever for MODIFIED events that only Windows sends for a rename (Samba fails it
+                // too, without hanging); recorded as not run in the gateway's table.
+                ["EXCLUDE_TESTS"] = server.Target == "gateway" ? "smb2.notify.mask-change" : "",
             });
         output.WriteLine(r.ToString());
         Expect.Succeeded(r, server);

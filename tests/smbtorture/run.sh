@@ -8,7 +8,9 @@
 #                      SMBTORTURE_USER (alice) SMBTORTURE_PASSWORD (alice-Pw1) SMBTORTURE_SHARE (data)
 #   -o      output TSV (default tests/smbtorture/results-TARGET.tsv; HOST:PORT needs -o)
 # env SUITES (default "smb2.connect smb2.tcon smb2.session smb2.credits"),
-#     SUITE_TIMEOUT seconds per suite (default 600).
+#     SUITE_TIMEOUT seconds per suite (default 600),
+#     EXCLUDE_TESTS full test names not to run (e.g. smb2.notify.mask-change: waits forever for events
+#     only Windows sends); the suite's other tests then run one smbtorture call each.
 # TSV columns: suite, test, result (success|failure|skip|error|xfail), detail (first line of reason).
 # A test smbtorture lists but never reports (crash, timeout, refused connection) is 'error'.
 # Raw smbtorture output goes to OUT-without-.tsv.logs/SUITE.log. Prints a per-suite summary; after a gateway run to the default output, regenerates results.md.
@@ -55,8 +57,22 @@ for suite in $SUITES; do
   start=$(date +%s.%N)
   rc=0
   # --configfile=/dev/null: the same defaults on every machine, whatever /etc/samba/smb.conf says
-  timeout -k 10 "$SUITE_TIMEOUT" smbtorture --configfile=/dev/null "//$HOST/$SHARE" -p "$PORT" -U "$USER_%$PASS" \
-      --fullname --format=subunit "$suite" > "$WORK/raw.$suite" 2>&1 || rc=$?
+  excluded=$(for e in ${EXCLUDE_TESTS:-}; do case $e in "$suite".*) echo "$e";; esac; done)
+  if [ -z "$excluded" ]; then
+    timeout -k 10 "$SUITE_TIMEOUT" smbtorture --configfile=/dev/null "//$HOST/$SHARE" -p "$PORT" -U "$USER_%$PASS" \
+        --fullname --format=subunit "$suite" > "$WORK/raw.$suite" 2>&1 || rc=$?
+  else
+    # Tests named in EXCLUDE_TESTS are not run (they hang against this target; the table records them
+    # as 'error: not run'); the others run one by one, within the suite's time budget.
+    : > "$WORK/raw.$suite"
+    deadline=$(( $(date +%s) + SUITE_TIMEOUT ))
+    while read -r t; do
+      echo "$excluded" | grep -qxF "$t" && continue
+      left=$(( deadline - $(date +%s) )); [ "$left" -gt 0 ] || { rc=124; break; }
+      timeout -k 10 "$left" smbtorture --configfile=/dev/null "//$HOST/$SHARE" -p "$PORT" -U "$USER_%$PASS" \
+          --fullname --format=subunit "$t" >> "$WORK/raw.$suite" 2>&1 || { r=$?; [ "$r" = 124 ] && rc=124; [ "$rc" = 0 ] && rc=$r; }
+    done < "$WORK/list"
+  fi
   secs=$(echo "$(date +%s.%N) - $start" | bc)
   mkdir -p "${OUT%.tsv}.logs" && cp "$WORK/raw.$suite" "${OUT%.tsv}.logs/$suite.log"
   awk -v suite="$suite" -v rc="$rc" -v listfile="$WORK/list" '

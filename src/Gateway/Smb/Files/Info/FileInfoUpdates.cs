@@ -105,7 +105,13 @@ public static class FileInfoUpdates
         var update = new FileInfoUpdate(Time(basic.CreationTime), Time(basic.LastAccessTime), Time(basic.LastWriteTime), Time(basic.ChangeTime), newAttributes);
         if (update == default) return NtStatus.Success;
         await open.Handle.SetInfoAsync(update, cancel).ConfigureAwait(false);
-        open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, open.IsDirectory);
+        // Tell CHANGE_NOTIFY what changed, so watches filtering on attributes or times see it (MS-FSCC 2.7.1).
+        var changed = CompletionFilter.None;
+        if (update.Attributes is not null) changed |= CompletionFilter.Attributes;
+        if (update.CreationTime is not null) changed |= CompletionFilter.Creation;
+        if (update.LastAccessTime is not null) changed |= CompletionFilter.LastAccess;
+        if (update.LastWriteTime is not null || update.ChangeTime is not null) changed |= CompletionFilter.LastWrite;
+        open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, open.IsDirectory, changed);
         return NtStatus.Success;
     }
 
