@@ -53,6 +53,11 @@ public static class FileCreate
         if (options.HasFlag(CreateOptions.DeleteOnClose) && !access.HasFlag(AccessMask.Delete))
             return (NtStatus.AccessDenied, null, null);
 
+        // MS-FSA 2.1.5.1: delete-on-close of a file created read-only cannot be honoured: refuse it before creating.
+        if (options.HasFlag(CreateOptions.DeleteOnClose) && create.FileAttributes.HasFlag(FileAttributes.ReadOnly)
+            && create.CreateDisposition is CreateDisposition.Create)
+            return (NtStatus.CannotDelete, null, null);
+
         var disposition = create.CreateDisposition;
         bool overwrite = disposition is CreateDisposition.Overwrite or CreateDisposition.OverwriteIf or CreateDisposition.Supersede;
         if (share.ReadOnly && (overwrite || disposition == CreateDisposition.Create || options.HasFlag(CreateOptions.DeleteOnClose)))
@@ -187,7 +192,8 @@ public static class FileCreate
         catch (Exception ex)
         {
             session.Opens.TryRemove(id, out _);
-            open.DeleteOnClose = false;
+            // A file this CREATE made does not survive its failure.
+            open.DeleteOnClose = action == CreateAction.Created;
             await open.CloseAsync().ConfigureAwait(false);
             if (ex is SmbStatusException s) return (s.Status, null, null);
             throw;
