@@ -16,8 +16,7 @@ namespace SmbCopy.EndToEnd.Tests;
 public sealed class OperationsGateway : IAsyncLifetime
 {
     private readonly IMessageSink _sink;
-    private readonly StringBuilder _output = new();
-    private Process? _process;
+    private GatewayProcess? _gateway;
 
     public OperationsGateway(IMessageSink sink)
     {
@@ -34,112 +33,36 @@ public sealed class OperationsGateway : IAsyncLifetime
     public string BaseUrl => $"http://127.0.0.1:{HttpPort}";
     public string SharePath(string share) => Path.Combine(WorkDir, "share-" + share);
 
-    public string Output
-    {
-        get { lock (_output) { return _output.ToString(); } }
-    }
+    public string Output => _gateway?.Output ?? "";
 
     public async Task InitializeAsync()
     {
-        var dll = Environment.GetEnvironmentVariable("SMBCOPY_GATEWAY_DLL") is { Length: > 0 } d ? d
-            : RepoPaths.Path("src", "Gateway", "bin", RepoPaths.Configuration, "net10.0", "smbcopy.dll");
-        if (!File.Exists(dll))
-        {
-            throw new InvalidOperationException($"{dll} not found: build the solution first");
-        }
+        GatewayProcess.Dll(); // fail early, before mounting anything, when the gateway is not built
         Directory.CreateDirectory(SharePath("data"));
         Directory.CreateDirectory(SharePath("other"));
         SmbPort = GatewayFixture.FreePort();
         HttpPort = GatewayFixture.FreePort();
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = WorkDir,
-        };
-        foreach (var a in new[]
-                 {
-                     dll,
-                     "--SmbCopy:Smb:Address=127.0.0.1", $"--SmbCopy:Smb:Port={SmbPort}",
-                     "--SmbCopy:Http:Address=127.0.0.1", $"--SmbCopy:Http:Port={HttpPort}",
-                     $"--SmbCopy:Users:0:Name={User}", $"--SmbCopy:Users:0:NtHash={NtHash.Hex(Password)}",
-                     "--SmbCopy:Shares:0:Name=data", $"--SmbCopy:Shares:0:Path={SharePath("data")}",
-                     "--SmbCopy:Shares:1:Name=other", $"--SmbCopy:Shares:1:Path={SharePath("other")}",
-                     $"--SmbCopy:StateDirectory={Path.Combine(WorkDir, "state")}",
-                 })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        psi.Environment["Logging__LogLevel__Default"] = "Debug"; // the most the logs ever say: still no secrets
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("SMBCOPY_", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            psi.Environment.Remove(key);
-        }
-        _process = new Process { StartInfo = psi };
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.Start();
-        _process.StandardInput.Close();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"operations gateway exited with {_process.ExitCode}:\n{Output}");
-            }
-            try
-            {
-                if ((await http.GetAsync(BaseUrl + "/healthz")).IsSuccessStatusCode)
-                {
-                    _sink.OnMessage(new DiagnosticMessage($"[e2e] operations gateway pid {_process.Id}: SMB {SmbPort}, HTTP {HttpPort}"));
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-            }
-            await Task.Delay(100);
-        }
-        throw new InvalidOperationException($"operations gateway did not answer on {BaseUrl} within 60 s:\n{Output}");
+        _gateway = GatewayProcess.Start(WorkDir,
+            [
+                "--SmbCopy:Smb:Address=127.0.0.1", $"--SmbCopy:Smb:Port={SmbPort}",
+                "--SmbCopy:Http:Address=127.0.0.1", $"--SmbCopy:Http:Port={HttpPort}",
+                $"--SmbCopy:Users:0:Name={User}", $"--SmbCopy:Users:0:NtHash={NtHash.Hex(Password)}",
+                "--SmbCopy:Shares:0:Name=data", $"--SmbCopy:Shares:0:Path={SharePath("data")}",
+                "--SmbCopy:Shares:1:Name=other", $"--SmbCopy:Shares:1:Path={SharePath("other")}",
+                $"--SmbCopy:StateDirectory={Path.Combine(WorkDir, "state")}",
+            ],
+            // the most the logs ever say: still no secrets
+            new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Debug" });
+        await _gateway.WaitUntilReadyAsync(() => GatewayProcess.HealthyAsync(HttpPort), "operations gateway", TimeSpan.FromSeconds(60));
+        _sink.OnMessage(new DiagnosticMessage($"[e2e] operations gateway pid {_gateway.Id}: SMB {SmbPort}, HTTP {HttpPort}"));
     }
 
     public async Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
-            {
-                await term.WaitForExitAsync();
-            }
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-        }
-        _process?.Dispose();
+        if (_gateway is not null) await _gateway.DisposeAsync();
         try { Directory.Delete(WorkDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output) { _output.AppendLine(line); }
-        }
-    }
 
     public async Task<string> GetAsync(string path)
     {

@@ -20,9 +20,8 @@ public sealed partial class ServerSideCopyGateway : IAsyncLifetime
     public static readonly string[] Shares = ["btrfs", "btrfs2", "xfs", "ext4"];
 
     private readonly IMessageSink _sink;
-    private readonly StringBuilder _output = new();
     private readonly List<string> _mounts = [];
-    private Process? _process;
+    private GatewayProcess? _gateway;
 
     public ServerSideCopyGateway(IMessageSink sink)
     {
@@ -47,10 +46,7 @@ public sealed partial class ServerSideCopyGateway : IAsyncLifetime
         _ => throw new ArgumentOutOfRangeException(nameof(share), share, null),
     };
 
-    public string Output
-    {
-        get { lock (_output) { return _output.ToString(); } }
-    }
+    public string Output => _gateway?.Output ?? "";
 
     public string OutputTail(int lines = 60)
     {
@@ -74,12 +70,7 @@ public sealed partial class ServerSideCopyGateway : IAsyncLifetime
 
     private async Task StartAsync()
     {
-        var dll = Environment.GetEnvironmentVariable("SMBCOPY_GATEWAY_DLL") is { Length: > 0 } d ? d
-            : RepoPaths.Path("src", "Gateway", "bin", RepoPaths.Configuration, "net10.0", "smbcopy.dll");
-        if (!File.Exists(dll))
-        {
-            throw new InvalidOperationException($"{dll} not found: build the solution first");
-        }
+        GatewayProcess.Dll(); // fail early, before mounting anything, when the gateway is not built
         // 3 GiB sparse images: the 1 GiB scopy source plus its clone (shared extents) and the smaller test files.
         foreach (var (fs, mkfs) in new[]
                  {
@@ -108,17 +99,8 @@ public sealed partial class ServerSideCopyGateway : IAsyncLifetime
 
         SmbPort = GatewayFixture.FreePort();
         HttpPort = GatewayFixture.FreePort();
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = WorkDir,
-        };
         var args = new List<string>
         {
-            dll,
             "--SmbCopy:Smb:Address=127.0.0.1", $"--SmbCopy:Smb:Port={SmbPort}",
             "--SmbCopy:Http:Address=127.0.0.1", $"--SmbCopy:Http:Port={HttpPort}",
             $"--SmbCopy:Users:0:Name={User}", $"--SmbCopy:Users:0:NtHash={NtHash.Hex(Password)}",
@@ -129,67 +111,15 @@ public sealed partial class ServerSideCopyGateway : IAsyncLifetime
             args.Add($"--SmbCopy:Shares:{i}:Name={Shares[i]}");
             args.Add($"--SmbCopy:Shares:{i}:Path={SharePath(Shares[i])}");
         }
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("SMBCOPY_", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            psi.Environment.Remove(key);
-        }
-        _process = new Process { StartInfo = psi };
-        _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
-        _process.Start();
-        _process.StandardInput.Close();
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"server-side copy gateway exited with {_process.ExitCode}:\n{Output}");
-            }
-            try
-            {
-                if ((await http.GetAsync($"http://127.0.0.1:{HttpPort}/healthz")).IsSuccessStatusCode && OperationsGateway.Accepts(SmbPort))
-                {
-                    Log($"server-side copy gateway pid {_process.Id}: SMB {SmbPort}, HTTP {HttpPort}, work dir {WorkDir}");
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-            }
-            await Task.Delay(100);
-        }
-        throw new InvalidOperationException($"server-side copy gateway did not answer within 60 s:\n{Output}");
+        _gateway = GatewayProcess.Start(WorkDir, args);
+        await _gateway.WaitUntilReadyAsync(async () => await GatewayProcess.HealthyAsync(HttpPort) && OperationsGateway.Accepts(SmbPort),
+            "server-side copy gateway", TimeSpan.FromSeconds(60));
+        Log($"server-side copy gateway pid {_gateway.Id}: SMB {SmbPort}, HTTP {HttpPort}, work dir {WorkDir}");
     }
 
     public async Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
-            {
-                await term.WaitForExitAsync();
-            }
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-        }
-        _process?.Dispose();
+        if (_gateway is not null) await _gateway.DisposeAsync();
         foreach (var mnt in _mounts)
         {
             var r = await ProcessRunner.RunAsync("umount", [mnt], TimeSpan.FromSeconds(60));
@@ -264,13 +194,6 @@ public sealed partial class ServerSideCopyGateway : IAsyncLifetime
         }
     }
 
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output) { _output.AppendLine(line); }
-        }
-    }
 
     private void Log(string message) => _sink.OnMessage(new DiagnosticMessage("[e2e] " + message));
 }

@@ -26,8 +26,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         int.TryParse(Environment.GetEnvironmentVariable("SMBCOPY_E2E_START_TIMEOUT"), out var s) ? s : 30);
 
     private readonly IMessageSink _sink;
-    private readonly StringBuilder _gatewayOutput = new();
-    private Process? _gateway;
+    private GatewayProcess? _gateway;
 
     public GatewayFixture(IMessageSink sink)
     {
@@ -109,10 +108,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         }
         else
         {
-            lock (_gatewayOutput)
-            {
-                text = Tail(_gatewayOutput.ToString(), lines);
-            }
+            text = Tail(_gateway?.Output ?? "", lines);
             if (_gateway is { HasExited: true })
             {
                 text += $"\n(gateway process has exited with code {_gateway.ExitCode})";
@@ -151,68 +147,28 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     private async Task StartGatewayAsync()
     {
-        var dll = Environment.GetEnvironmentVariable("SMBCOPY_GATEWAY_DLL") is { Length: > 0 } d ? d
-            : RepoPaths.Path("src", "Gateway", "bin", RepoPaths.Configuration, "net10.0", "smbcopy.dll");
-        if (!File.Exists(dll))
-        {
-            throw new InvalidOperationException($"{dll} not found: build the solution first (dotnet build SmbCopy.sln -c {RepoPaths.Configuration}), or set SMBCOPY_GATEWAY_DLL");
-        }
         var state = Path.Combine(WorkDir, "state");
         Directory.CreateDirectory(state);
-        var psi = new ProcessStartInfo("dotnet")
+        string[] arguments =
+        [
+            "--SmbCopy:Smb:Address=127.0.0.1", $"--SmbCopy:Smb:Port={Port}",
+            "--SmbCopy:Http:Address=127.0.0.1", $"--SmbCopy:Http:Port={FreePort()}",
+            $"--SmbCopy:Users:0:Name={User}", $"--SmbCopy:Users:0:NtHash={NtHash.Hex(Password)}",
+            $"--SmbCopy:Shares:0:Name={ShareName}", "--SmbCopy:Shares:0:Driver=Local", $"--SmbCopy:Shares:0:Path={SharePath}",
+            $"--SmbCopy:StateDirectory={state}",
+        ];
+        _gateway = GatewayProcess.Start(WorkDir, arguments);
+        Log($"started gateway pid {_gateway.Id}: {string.Join(' ', arguments.Select(ProcessRunner.Quote))}");
+        try
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = WorkDir,
-        };
-        foreach (var a in new[]
-                 {
-                     dll,
-                     "--SmbCopy:Smb:Address=127.0.0.1", $"--SmbCopy:Smb:Port={Port}",
-                     "--SmbCopy:Http:Address=127.0.0.1", $"--SmbCopy:Http:Port={FreePort()}",
-                     $"--SmbCopy:Users:0:Name={User}", $"--SmbCopy:Users:0:NtHash={NtHash.Hex(Password)}",
-                     $"--SmbCopy:Shares:0:Name={ShareName}", "--SmbCopy:Shares:0:Driver=Local", $"--SmbCopy:Shares:0:Path={SharePath}",
-                     $"--SmbCopy:StateDirectory={state}",
-                 })
-        {
-            psi.ArgumentList.Add(a);
+            await _gateway.WaitUntilReadyAsync(() => AcceptsAsync(Port), $"gateway on {Host}:{Port}", StartTimeout);
         }
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        // The gateway reads SMBCOPY_* environment variables as configuration and rejects unknown keys
-        // (SMBCOPY_E2E_TARGET would become SmbCopy:E2E_TARGET): its configuration is the command line only.
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("SMBCOPY_", StringComparison.OrdinalIgnoreCase)).ToList())
+        catch (InvalidOperationException)
         {
-            psi.Environment.Remove(key);
+            var output = ServerLog(200);
+            await StopGatewayAsync();
+            throw new InvalidOperationException($"gateway did not listen on {Host}:{Port}\n{output}");
         }
-        _gateway = new Process { StartInfo = psi };
-        _gateway.OutputDataReceived += (_, e) => Append(e.Data);
-        _gateway.ErrorDataReceived += (_, e) => Append(e.Data);
-        _gateway.Start();
-        _gateway.StandardInput.Close();
-        _gateway.BeginOutputReadLine();
-        _gateway.BeginErrorReadLine();
-        Log($"started gateway pid {_gateway.Id}: dotnet {string.Join(' ', psi.ArgumentList.Select(ProcessRunner.Quote))}");
-
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < StartTimeout)
-        {
-            if (_gateway.HasExited)
-            {
-                await _gateway.WaitForExitAsync();
-                throw new InvalidOperationException(
-                    $"gateway exited with code {_gateway.ExitCode} before listening on {Host}:{Port}\n{ServerLog(200)}");
-            }
-            if (await AcceptsAsync(Port))
-            {
-                return;
-            }
-            await Task.Delay(100);
-        }
-        var output = ServerLog(200);
-        await StopGatewayAsync();
-        throw new InvalidOperationException($"gateway did not listen on {Host}:{Port} within {StartTimeout.TotalSeconds} s\n{output}");
     }
 
     /// <summary>SIGTERM (the host's graceful shutdown), then SIGKILL of the whole tree after 10 s.</summary>
@@ -222,38 +178,8 @@ public sealed class GatewayFixture : IAsyncLifetime
         {
             return;
         }
-        if (!_gateway.HasExited)
-        {
-            using (var term = Process.Start("kill", ["-TERM", _gateway.Id.ToString()]))
-            {
-                await term.WaitForExitAsync();
-            }
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _gateway.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Log("gateway ignored SIGTERM for 10 s; killing it");
-                _gateway.Kill(entireProcessTree: true);
-                await _gateway.WaitForExitAsync();
-            }
-        }
-        _gateway.Dispose();
+        await _gateway.DisposeAsync();
         _gateway = null;
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_gatewayOutput)
-        {
-            _gatewayOutput.AppendLine(line);
-        }
     }
 
     private void Log(string message) => _sink.OnMessage(new DiagnosticMessage("[e2e] " + message));

@@ -25,3 +25,12 @@ public interface ISmb2Handler
     int ExpectedPayloadSize(ReadOnlySpan<byte> message) => 0;
     ValueTask<Smb2Response> HandleAsync(Smb2Request request);
 }
+
+/// <summary>Reads the length field a multi-credit charge is computed from (MS-SMB2 3.3.5.2.5).</summary>
+public static class PayloadField
+{
+    /// <summary>The 32-bit length at <paramref name="bodyOffset"/> of the request body, bounds-checked.</summary>
+    public static int UInt32At(ReadOnlySpan<byte> message, int bodyOffset) =>
+        (int)Math.Min(int.MaxValue, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(
+            SmbCopy.Protocol.Wire.WireReader.Slice(message, Smb2Header.Size + bodyOffset, 4)));
+}

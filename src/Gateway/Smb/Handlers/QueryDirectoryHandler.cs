@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Protocol.Fscc;
@@ -19,7 +18,7 @@ public sealed class QueryDirectoryHandler(ILogger<QueryDirectoryHandler> logger)
 
     /// <summary>OutputBufferLength (body offset 28) is the payload for the credit charge (3.3.5.2.5).</summary>
     public int ExpectedPayloadSize(ReadOnlySpan<byte> message) =>
-        (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32LittleEndian(WireReader.Slice(message, Smb2Header.Size + 28, 4)));
+        PayloadField.UInt32At(message, 28);
 
     public async ValueTask<Smb2Response> HandleAsync(Smb2Request request)
     {

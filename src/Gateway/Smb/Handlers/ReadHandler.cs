@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Gateway.Smb.Pipes;
@@ -19,7 +18,7 @@ public sealed class ReadHandler : ISmb2Handler
     public HandlerRequirements Requirements => HandlerRequirements.Tree;
 
     public int ExpectedPayloadSize(ReadOnlySpan<byte> message) =>
-        (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32LittleEndian(WireReader.Slice(message, Smb2Header.Size + 4, 4)));
+        PayloadField.UInt32At(message, 4);
 
     public async ValueTask<Smb2Response> HandleAsync(Smb2Request request)
     {

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Gateway.Smb.Files.Info;
@@ -6,7 +5,6 @@ using SmbCopy.Gateway.Smb.Pipes;
 using SmbCopy.Protocol.Fscc;
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Protocol.Smb2.Messages;
-using SmbCopy.Protocol.Wire;
 
 namespace SmbCopy.Gateway.Smb.Handlers;
 
@@ -18,7 +16,7 @@ public sealed class SetInfoHandler : ISmb2Handler
 
     /// <summary>3.3.5.2.5: BufferLength.</summary>
     public int ExpectedPayloadSize(ReadOnlySpan<byte> message) =>
-        (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32LittleEndian(WireReader.Slice(message, Smb2Header.Size + 4, 4)));
+        PayloadField.UInt32At(message, 4);
 
     public async ValueTask<Smb2Response> HandleAsync(Smb2Request request)
     {

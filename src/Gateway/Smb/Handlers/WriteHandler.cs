@@ -1,11 +1,9 @@
-using System.Buffers.Binary;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Gateway.Smb.Pipes;
 using SmbCopy.Protocol.Fscc;
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Protocol.Smb2.Messages;
-using SmbCopy.Protocol.Wire;
 
 namespace SmbCopy.Gateway.Smb.Handlers;
 
@@ -19,7 +17,7 @@ public sealed class WriteHandler : ISmb2Handler
     public HandlerRequirements Requirements => HandlerRequirements.Tree;
 
     public int ExpectedPayloadSize(ReadOnlySpan<byte> message) =>
-        (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32LittleEndian(WireReader.Slice(message, Smb2Header.Size + 4, 4)));
+        PayloadField.UInt32At(message, 4);
 
     public async ValueTask<Smb2Response> HandleAsync(Smb2Request request)
     {
