@@ -28,13 +28,52 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   TIMINGS+=("install $(took "$t") s")
 fi
 
+# The slow rigs (NFS VM, LIO VM, tgt) start once per run, in the background while the solution builds, and
+# every test project finds them through SMBCOPY_NFS_PORT/_STATE, SMBCOPY_ISCSI_PORTAL, SMBCOPY_TGT_PORTAL.
+# A rig that fails to start leaves its variable unset: the fixtures then try once more and fail with its error.
+RIGS=$(mktemp -d /tmp/smbcopy-rigs.XXXXXX)
+start_rig_iscsi() { # kind
+  local dir="$RIGS/$1" port; mkdir -p "$dir"; port=$(tests/rigs/free-port.sh)
+  ISCSI_STATE_DIR="$dir" ISCSI_PORT="$port" ISCSI_LUN_SIZE=1G ISCSI_TARGET_KIND=$1 \
+    bash tests/rigs/lio-iscsi-vm/target-start.sh > "$dir/start.log" 2>&1 && echo "127.0.0.1:$port" > "$dir/portal"
+}
+stop_rigs() {
+  [ -f "$RIGS/nfs/port" ] && bash tests/rigs/nfs42-vm/stop.sh --state "$RIGS/nfs/state" > /dev/null 2>&1
+  for kind in lio tgt; do
+    [ -d "$RIGS/$kind" ] && ISCSI_STATE_DIR="$RIGS/$kind" bash tests/rigs/lio-iscsi-vm/target-stop.sh > /dev/null 2>&1
+  done
+  rm -rf "$RIGS"
+}
+trap stop_rigs EXIT
+RIG_PIDS=()
+if [ -z "${SMBCOPY_NFS_PORT:-}" ]; then
+  ( mkdir -p "$RIGS/nfs" && bash tests/rigs/nfs42-vm/start.sh --state "$RIGS/nfs/state" \
+      > "$RIGS/nfs/port.tmp" 2> "$RIGS/nfs/start.log" && mv "$RIGS/nfs/port.tmp" "$RIGS/nfs/port" ) &
+  RIG_PIDS+=($!)
+fi
+[ -z "${SMBCOPY_ISCSI_PORTAL:-}" ] && { start_rig_iscsi lio & RIG_PIDS+=($!); }
+[ -z "${SMBCOPY_TGT_PORTAL:-}" ] && { start_rig_iscsi tgt & RIG_PIDS+=($!); }
+
 banner "build (dotnet build SmbCopy.sln -c $CONFIG -warnaserror)"; t=$(now)
 if ! dotnet build SmbCopy.sln -c "$CONFIG" -warnaserror -nologo -clp:NoSummary\;ErrorsOnly -v:q; then
   echo "BUILD FAILED"
+  for pid in "${RIG_PIDS[@]}"; do wait "$pid"; done  # then the EXIT trap stops what started
   echo "0 passed, 1 failed"
   exit 1
 fi
 TIMINGS+=("build $(took "$t") s")
+
+banner "test rigs"; t=$(now)
+for pid in "${RIG_PIDS[@]}"; do wait "$pid"; done
+if [ -f "$RIGS/nfs/port" ]; then
+  export SMBCOPY_NFS_PORT=$(tail -n 1 "$RIGS/nfs/port") SMBCOPY_NFS_STATE="$RIGS/nfs/state"
+  echo "NFS server: 127.0.0.1:$SMBCOPY_NFS_PORT"
+elif [ -z "${SMBCOPY_NFS_PORT:-}" ]; then echo "NFS rig did not start:"; tail -n 20 "$RIGS/nfs/start.log"; fi
+if [ -f "$RIGS/lio/portal" ]; then export SMBCOPY_ISCSI_PORTAL=$(cat "$RIGS/lio/portal"); echo "LIO target: $SMBCOPY_ISCSI_PORTAL"
+elif [ -z "${SMBCOPY_ISCSI_PORTAL:-}" ]; then echo "LIO rig did not start:"; tail -n 20 "$RIGS/lio/start.log"; fi
+if [ -f "$RIGS/tgt/portal" ]; then export SMBCOPY_TGT_PORTAL=$(cat "$RIGS/tgt/portal"); echo "tgt target: $SMBCOPY_TGT_PORTAL"
+elif [ -z "${SMBCOPY_TGT_PORTAL:-}" ]; then echo "tgt rig did not start:"; tail -n 20 "$RIGS/tgt/start.log"; fi
+TIMINGS+=("rigs (after build) $(took "$t") s")
 
 # run_tests NAME PROJECT [extra dotnet test args...]
 run_tests() {
