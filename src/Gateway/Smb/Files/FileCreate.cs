@@ -33,8 +33,6 @@ public static class FileCreate
         {
             switch (context.Name)
             {
-                case CreateContextNames.DurableHandleReconnect or CreateContextNames.DurableHandleReconnectV2:
-                    return (NtStatus.ObjectNameNotFound, null, null); // nothing to reconnect to
                 case CreateContextNames.Timewarp:
                     return (NtStatus.ObjectNameNotFound, null, null); // no previous versions
                 case CreateContextNames.ExtendedAttributes:
@@ -102,7 +100,7 @@ public static class FileCreate
         var action = (CreateAction)(int)opened.Action;
         bool existed = opened.Action == OpenAction.Opened;
         ulong id = session.NextVolatileId();
-        var open = new FileOpen(id, id, tree, access, create.ShareAccess & AllShare, handle, node, volume);
+        var open = new FileOpen(request.Server.DurableOpens.NextPersistentId(), id, tree, access, create.ShareAccess & AllShare, handle, node, volume);
         var granted = OplockLevel.None;
         try
         {
@@ -172,6 +170,7 @@ public static class FileCreate
                 var info = await volume.GetVolumeInfoAsync(request.Cancellation).ConfigureAwait(false);
                 contexts.Add(CreateResponseContext.QueryOnDiskId(metadata.FileId, info.SerialNumber));
             }
+            if (Durable.DurableOpens.Grant(request, create, open, granted) is { } durable) contexts.Add(durable);
             var w = new WireWriter(256);
             new CreateResponse
             {

@@ -48,11 +48,18 @@ public sealed class FileOpen : SmbOpen
     /// <summary>Times frozen by SET_INFO with -1 (MS-FSA 2.1.5.14.2): not updated by this open's writes.</summary>
     public bool LastWriteFrozen { get; set; }
 
+    /// <summary>Durable state (MS-SMB2 3.3.1.10 Open.IsDurable ...) when the open was granted a durable handle.</summary>
+    public SmbCopy.Gateway.Smb.Durable.DurableState? Durable { get; set; }
+    /// <summary>Open.LockSequenceArray (3.3.5.14), created by the first LOCK that is checked.</summary>
+    public SmbCopy.Gateway.Smb.Durable.LockSequenceTable LockSequences => _lockSequences ??= new SmbCopy.Gateway.Smb.Durable.LockSequenceTable();
+    private SmbCopy.Gateway.Smb.Durable.LockSequenceTable? _lockSequences;
+
     public bool Has(AccessMask rights) => (Access & rights) != 0;
 
     public override async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        if (Durable is { } durable) Tree.Session.EstablishedOn.Server.DurableOpens.Remove(durable);
         Watch?.Dispose();
         bool deleteNow;
         FileOpen[]? watching = null;

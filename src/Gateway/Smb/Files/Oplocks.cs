@@ -47,6 +47,11 @@ public static class Oplocks
             if (holder is null) return false;
             pending = holder.OplockBreaking?.Task;
         }
+        // A disconnected durable open cannot answer the break: it is closed and the new open goes on
+        // (MS-SMB2 3.3.4.6 / Windows; smbtorture durable-open.oplock and open2-oplock).
+        if (holder.Durable is { IsDisconnected: true } durable
+            && await holder.Tree.Session.EstablishedOn.Server.DurableOpens.PurgeAsync(durable, "conflicting open").ConfigureAwait(false))
+            return true;
         await goAsync().ConfigureAwait(false);
         if (pending is null)
         {

@@ -1,4 +1,5 @@
 using SmbCopy.Gateway.Smb.Dispatch;
+using SmbCopy.Gateway.Smb.Durable;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Gateway.Smb.Pipes;
 using SmbCopy.Protocol.Fscc;
@@ -25,10 +26,18 @@ public sealed class CreateHandler : ISmb2Handler
     public async ValueTask<Smb2Response> HandleAsync(Smb2Request request)
     {
         var create = CreateRequest.Parse(request.Message, Smb2Header.Size);
+        var tree = request.Tree!;
+        if (!tree.Share.IsPipe)
+        {
+            // Durable contexts first: a reconnect ignores every other field of the request (3.3.5.9.7, 3.3.5.9.12).
+            var (durableStatus, durable) = DurableRequest.Parse(create, request.Connection.Dialect);
+            if (durableStatus != NtStatus.Success) return Smb2Response.Error(durableStatus);
+            if (durable.IsReconnect) return await DurableOpens.ReconnectAsync(request, durable).ConfigureAwait(false);
+            if (await DurableOpens.TryReplayAsync(request, durable).ConfigureAwait(false) is { } replayed) return replayed;
+        }
         var invalid = Validate(create);
         if (invalid != NtStatus.Success) return Smb2Response.Error(invalid);
 
-        var tree = request.Tree!;
         if (tree.Share.IsPipe) return CreatePipe(request, create);
 
         var (status, open, body) = await FileCreate.OpenAsync(request, create).ConfigureAwait(false);

@@ -43,9 +43,18 @@ public sealed class LockHandler : ISmb2Handler
         if (!file.Has(AccessMask.FileReadData | AccessMask.FileWriteData | AccessMask.FileAppendData | AccessMask.FileExecute))
             return Smb2Response.Error(NtStatus.AccessDenied);
 
+        // 3.3.5.14: lock sequence verification: a replay of the last successful LOCK of its bucket succeeds untouched.
+        var sequences = VerifiesLockSequence(file, request.Connection) ? file.LockSequences : null;
+        if (sequences is not null && sequences.BeginRequest(lockRequest.LockSequenceIndex, lockRequest.LockSequenceNumber))
+        {
+            log.LogDebug("LOCK on {Open}: replay of sequence {Number} in bucket {Index}, ignored", file.DisplayName,
+                lockRequest.LockSequenceNumber, lockRequest.LockSequenceIndex);
+            return Smb2Response.Ok(new LockResponse().WriteTo, 4);
+        }
         var status = (lockRequest.Locks[0].Flags & LockFlags.Unlock) != 0
             ? ProcessUnlocks(file, lockRequest.Locks)
             : await ProcessLocksAsync(request, file, lockRequest.Locks).ConfigureAwait(false);
+        if (status == NtStatus.Success) sequences?.Succeeded(lockRequest.LockSequenceIndex, lockRequest.LockSequenceNumber);
         Smb2Response response;
         if (status != NtStatus.Success)
         {
@@ -62,6 +71,15 @@ public sealed class LockHandler : ISmb2Handler
             response.SignWith = session;
         return response;
     }
+
+    /// <summary>
+    /// 3.3.5.14: lock sequences are checked when Open.IsDurable (or resilient / persistent, which this server does
+    /// not grant), or on an SMB 3.x connection of a server with SMB2_GLOBAL_CAP_MULTI_CHANNEL — which this server
+    /// announces, so every SMB 3.x open is checked (the specification's rule; Windows' note &lt;314&gt; differs).
+    /// </summary>
+    internal static bool VerifiesLockSequence(FileOpen file, Connection.SmbConnection connection) =>
+        file.Durable is not null
+        || (connection.Dialect.IsSmb3() && (connection.ServerCapabilities & NegotiateHandler.CapMultiChannel) != 0);
 
     /// <summary>3.3.5.14.1: every element must be exactly UNLOCK; a missing lock is RANGE_NOT_LOCKED; no rollback.</summary>
     internal static NtStatus ProcessUnlocks(FileOpen file, IReadOnlyList<LockElement> elements)

@@ -32,7 +32,11 @@ public sealed class SmbServer
             log.LogWarning("share {Share}: driver {Driver} is not available in this build; the share is not served", missing.Name, missing.Driver);
         Throttle = new LogonThrottle(Options.Security.FailedLogonsBeforeThrottle, time);
         foreach (var handler in handlers) _handlers[(int)handler.Command] = handler;
+        DurableOpens = new Durable.DurableOpenTable(time, loggerFactory.CreateLogger<Durable.DurableOpenTable>());
     }
+
+    /// <summary>Durable opens and the durable open scavenger (MS-SMB2 3.3.1.5 GlobalOpenTable, 3.3.7.1); issues persistent FileIds.</summary>
+    public Durable.DurableOpenTable DurableOpens { get; }
 
     public SmbCopyOptions Options { get; }
     public ServerIdentity Identity { get; }

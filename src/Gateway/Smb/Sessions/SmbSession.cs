@@ -130,13 +130,17 @@ public sealed class SmbSession : IDisposable
 
     public void EndBinding(Connection.SmbConnection connection) => _bindings.TryRemove(connection, out _);
 
-    /// <summary>Closes every open and tree connect (LOGOFF, disconnect, session teardown).</summary>
+    /// <summary>
+    /// Closes every open and tree connect (LOGOFF, disconnect, session teardown). Durable opens are kept,
+    /// disconnected, for a reconnect from a new session (MS-SMB2 3.3.7.1; Windows and Samba also on LOGOFF).
+    /// </summary>
     public async ValueTask CloseAllAsync()
     {
         foreach (var open in Opens.Values)
         {
-            if (Opens.TryRemove(open.VolatileId, out _))
-                await open.CloseAsync().ConfigureAwait(false);
+            if (!Opens.TryRemove(open.VolatileId, out _)) continue;
+            if (open is Files.FileOpen file && Durable.DurableOpens.TryDisconnect(file)) continue;
+            await open.CloseAsync().ConfigureAwait(false);
         }
         Trees.Clear();
     }
