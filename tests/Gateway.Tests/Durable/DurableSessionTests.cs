@@ -217,6 +217,23 @@ public sealed class DurableSessionTests : IDisposable
     }
 
     [Fact]
+    public async Task An_open_that_disconnects_while_its_break_is_in_flight_is_purged_too()
+    {
+        var (connection, session, tree) = LogOn();
+        var (open, _) = await OpenBatchAsync(connection, session, tree, DurableRequestTests.Dhnq());
+        connection.Close("test: the TCP connection is gone, the session not torn down yet");
+        // The session teardown lands between the conflicting open's check and its break notification.
+        bool broke = await Oplocks.BreakForOpenAsync(open.Node, toNone: false, () =>
+        {
+            _server.DurableOpens.Disconnect(open.Durable!);
+            return ValueTask.CompletedTask;
+        }, CancellationToken.None);
+        Assert.True(broke);
+        Assert.False(open.Node.HasOpen(open)); // no share-mode conflict left behind for 60 s
+        Assert.Equal(0, _server.DurableOpens.Count);
+    }
+
+    [Fact]
     public async Task A_v2_open_reconnects_only_with_its_create_guid()
     {
         var (connection, session, tree) = LogOn();

@@ -84,6 +84,10 @@ public static class Oplocks
             // The holder did not answer: Windows lowers the oplock to none and lets the new open go on.
             CompleteBreak(holder, OplockLevel.None);
         }
+        // The holder's connection went away while the break was in flight and it stayed as a disconnected
+        // durable open: it will never acknowledge, so it is purged like one found disconnected above.
+        if (holder.Durable is { IsDisconnected: true } lost)
+            await holder.Tree.Session.EstablishedOn.Server.DurableOpens.PurgeAsync(lost, "break not acknowledged").ConfigureAwait(false);
         return true;
     }
 
