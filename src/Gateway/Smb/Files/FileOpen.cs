@@ -18,6 +18,7 @@ public sealed class FileOpen : SmbOpen
         Handle = handle;
         Node = node;
         Volume = volume;
+        WriteTime = new DelayedWriteTime(this);
     }
 
     public AccessMask Access { get; }
@@ -47,12 +48,15 @@ public sealed class FileOpen : SmbOpen
     public DirectoryWatch? Watch { get; set; }
     /// <summary>Times frozen by SET_INFO with -1 (MS-FSA 2.1.5.14.2): not updated by this open's writes.</summary>
     public bool LastWriteFrozen { get; set; }
+    /// <summary>This open's delayed LastWriteTime update (Windows/Samba timing of the write-time change).</summary>
+    public DelayedWriteTime WriteTime { get; }
 
     public bool Has(AccessMask rights) => (Access & rights) != 0;
 
     public override async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        WriteTime.Cancel();
         Watch?.Dispose();
         bool deleteNow;
         FileOpen[]? watching = null;
