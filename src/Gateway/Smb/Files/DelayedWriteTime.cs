@@ -21,7 +21,10 @@ namespace SmbCopy.Gateway.Smb.Files;
 public sealed class DelayedWriteTime(FileOpen open)
 {
     /// <summary>Windows and Samba update the time 2 seconds after the first write.</summary>
-    public static TimeSpan Delay { get; set; } = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan DefaultDelay = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long after the first write the update happens (tests shorten it).</summary>
+    public TimeSpan Delay { get; set; } = DefaultDelay;
 
     private readonly object _gate = new();
     private bool _triggered;       // the first write happened: later writes never schedule again
@@ -31,7 +34,7 @@ public sealed class DelayedWriteTime(FileOpen open)
     private DateTime? _held;       // the LastWriteTime this open's writes keep on disk
 
     /// <summary>Time provider for the delayed update (tests replace it).</summary>
-    public TimeProvider Time { get; init; } = TimeProvider.System;
+    public TimeProvider Time { get; set; } = TimeProvider.System;
 
     /// <summary>True while an update is scheduled or owed to the close.</summary>
     public bool Pending
