@@ -13,8 +13,8 @@ namespace SmbCopy.Gateway.Smb.Files;
 /// <item>Writes after that update do not move it either; they make the close set it.</item>
 /// <item>FLUSH, SET_INFO FileEndOfFileInformation and FileBasicInformation (even all-zero) apply a pending
 /// update at once; the close applies one that is still pending.</item>
-/// <item>An explicit LastWriteTime set through any open of the file cancels pending updates of all its
-/// opens and becomes the time their writes keep ("sticky").</item>
+/// <item>An explicit LastWriteTime set through any open of the file cancels the pending updates of all its
+/// opens (their later writes start over).</item>
 /// </list>
 /// Thread-safe; the storage calls run outside the lock.
 /// </summary>
@@ -98,7 +98,11 @@ public sealed class DelayedWriteTime(FileOpen open)
         await open.Handle.SetInfoAsync(new FileInfoUpdate(LastWriteTime: now), cancel).ConfigureAwait(false);
     }
 
-    /// <summary>SET_INFO with an explicit LastWriteTime on some open of the file: nothing pending survives it.</summary>
+    /// <summary>
+    /// SET_INFO with an explicit LastWriteTime on some open of the file: no update pending before it survives it
+    /// (the close of another open does not overwrite it). Later writes through this open start over, as
+    /// MS-FSA 2.1.5.3 updates the time for writes of opens that did not set it (Open.UserSetModificationTime).
+    /// </summary>
     public void ExplicitlySet(DateTime time)
     {
         lock (_gate)
@@ -106,6 +110,7 @@ public sealed class DelayedWriteTime(FileOpen open)
             _timer?.Dispose();
             _timer = null;
             _updateOnClose = false;
+            _triggered = false;
             _held = time;
         }
     }
