@@ -107,7 +107,7 @@ public static class FsInfoQueries
         w.WriteUInt32(0); // Padding
     }
 
-    internal static Guid VolumeObjectId(uint serial, string name)
+    private static Guid VolumeObjectId(uint serial, string name)
     {
         Span<byte> bytes = stackalloc byte[16];
         BinaryPrimitives.WriteUInt32LittleEndian(bytes, serial);
