@@ -56,8 +56,8 @@ public sealed class FileOpen : SmbOpen
     public override async ValueTask CloseAsync()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        WriteTime.Cancel();
         Watch?.Dispose();
+        WriteTime.Cancel();
         bool deleteNow;
         FileOpen[]? watching = null;
         lock (Node.Gate)
