@@ -125,6 +125,20 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Closing_the_open_without_a_close_request_applies_a_pending_update()
+    {
+        // Cleanup on disconnect or logoff (FileOpen.CloseAsync) settles the time as Windows' cleanup does.
+        var open = await OpenAsync("e.txt");
+        var before = await LastWriteAsync(open);
+        await WriteAsync(open);
+        await Task.Delay(30);
+
+        await open.CloseAsync();
+
+        Assert.True(File.GetLastWriteTimeUtc(Path.Combine(_dir, "e.txt")) > before);
+    }
+
+    [Fact]
     public async Task An_explicit_time_cancels_the_pending_update()
     {
         // smb2.timestamps.delayed-write-vs-seteof: a time set through another open survives this open's close.

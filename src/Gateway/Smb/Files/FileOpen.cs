@@ -57,7 +57,9 @@ public sealed class FileOpen : SmbOpen
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         Watch?.Dispose();
-        WriteTime.Cancel();
+        // A write-time update still owed happens at cleanup, also when no CLOSE comes (disconnect, logoff).
+        try { await WriteTime.CloseAsync(CancellationToken.None).ConfigureAwait(false); }
+        catch (StorageException) { /* the file is gone */ }
         bool deleteNow;
         FileOpen[]? watching = null;
         lock (Node.Gate)
