@@ -92,12 +92,8 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
         try
         {
             int offset = 0;
-            SmbOpen? relatedOpen = null;
-            SmbSession? relatedSession = null;
-            TreeConnect? relatedTree = null;
-            NtStatus failedCreate = NtStatus.Success;
+            var chain = new CompoundChain();
             ulong lastAsyncId = 0;
-            bool first = true;
             bool compound = false;
             while (true)
             {
@@ -108,6 +104,8 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 else
                 {
                     compound = true;
+                    // 3.3.5.2.7: each following request starts 8-byte aligned; the server SHOULD<263> disconnect
+                    // otherwise (and a NextCommand outside the frame leaves nothing to answer).
                     if (header.NextCommand % 8 != 0 || header.NextCommand < Smb2Header.Size || header.NextCommand > remaining.Length - Smb2Header.Size)
                     {
                         _connection.Close("bad NextCommand in compound");
@@ -130,15 +128,17 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
 
                 Smb2Response response;
                 SmbSession? session = null;
-                if (header.IsRelated && first)
+                // An unknown command is a disconnect (3.3.5.2.6) whatever its place in the chain: no precheck.
+                var handler = _connection.Server.HandlerFor(header.Command);
+                NtStatus refusal = handler is null ? NtStatus.Success
+                    : chain.Precheck(header, (handler.Requirements & HandlerRequirements.Session) != 0);
+                if (refusal != NtStatus.Success)
                 {
-                    response = Smb2Response.Error(NtStatus.InvalidParameter);
-                }
-                else if (header.IsRelated && failedCreate != NtStatus.Success)
-                {
-                    // 3.3.5.2.7.2: a failed CREATE fails the related operations that follow with its status.
-                    response = Smb2Response.Error(failedCreate);
-                    session = relatedSession;
+                    // Answered in the session the chain or the header names, so a signing client can verify it (3.3.4.1.1).
+                    response = Smb2Response.Error(refusal);
+                    session = chain.Session ?? SessionOfHeader(header);
+                    chain.Refused(header);
+                    Log.LogDebug("{Command} (MessageId {MessageId}) in a related compound: {Status}", header.Command, header.MessageId, refusal);
                 }
                 else
                 {
@@ -148,15 +148,16 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                         Server = _connection.Server,
                         Header = header,
                         Message = message,
-                        RelatedOpen = header.IsRelated ? relatedOpen : null,
+                        RelatedOpen = header.IsRelated ? chain.Open : null,
                         WasEncrypted = encryptedBy is not null,
                         IsCompoundMember = compound,
-                        SendInterim = live => { slot?.Release(); return SendInterimAsync(live, responses, encryptedBy); },
+                        SendInterim = live => { slot?.Release(); return SendInterimAsync(live, responses, encryptedBy, compound); },
                     };
                     long started = System.Diagnostics.Stopwatch.GetTimestamp();
                     var activity = SmbMetrics.StartRequest(header.Command);
-                    response = await DispatchOneAsync(request, header.IsRelated ? relatedSession : null,
-                        header.IsRelated ? relatedTree : null, encryptedBy).ConfigureAwait(false);
+                    // 3.3.5.2.7.2: a related request uses the previous operation's SessionId and TreeId.
+                    response = await DispatchOneAsync(request, header.IsRelated ? chain.Session : null,
+                        header.IsRelated ? chain.Tree : null, encryptedBy).ConfigureAwait(false);
                     SmbMetrics.Completed(header.Command, response.Status, started, activity);
                     session = request.Session;
                     lastAsyncId = request.AsyncId;
@@ -165,27 +166,29 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                         _connection.Close($"{header.Command} requires disconnect");
                         return;
                     }
-                    relatedSession = request.Session;
-                    relatedTree = request.Tree;
-                    if (response.CreatedOpen is not null) relatedOpen = response.CreatedOpen;
-                    else if (!header.IsRelated) relatedOpen = null;
+                    chain.Completed(header, response.Status, request.Session, request.Tree, response.CreatedOpen ?? request.ResolvedOpen);
                 }
-                if (header.Command == Smb2Command.Create && response.Status.IsError()) failedCreate = response.Status;
-                else if (!header.IsRelated) failedCreate = NtStatus.Success;
                 if (!response.Suppressed) responses.Add(new Outgoing(header, response, session, lastAsyncId));
                 else response.Dispose();
                 lastAsyncId = 0;
-                first = false;
                 if (header.NextCommand == 0) break;
                 offset += (int)header.NextCommand;
             }
             if (responses.Count > 0)
-                await SendResponsesAsync(responses, encryptedBy).ConfigureAwait(false);
+                await SendResponsesAsync(responses, encryptedBy, compound).ConfigureAwait(false);
         }
         finally
         {
             foreach (var r in responses) r.Response.Dispose();
         }
+    }
+
+    /// <summary>The valid session of this connection that <paramref name="header"/> names, if any.</summary>
+    private SmbSession? SessionOfHeader(in Smb2Header header)
+    {
+        if (header.SessionId == 0) return null;
+        var known = _connection.Server.FindSession(header.SessionId);
+        return known is not null && known.IsValid && known.HasChannel(_connection) ? known : null;
     }
 
     private ushort EffectiveCharge(in Smb2Header header) =>
@@ -294,6 +297,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 request.Session = live.Session;
                 request.Tree = live.Tree;
                 request.AsyncId = live.AsyncId;
+                request.ResolvedOpen = live.ResolvedOpen;
             }
         }
         catch (MalformedMessageException ex)
@@ -342,8 +346,12 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
         return session.SigningRequired ? NtStatus.AccessDenied : NtStatus.Success;
     }
 
-    /// <summary>Builds the (compound) response: each message 8-aligned when followed by another, signed separately, then encrypted as one (3.3.4.1.3).</summary>
-    private async Task SendResponsesAsync(List<Outgoing> responses, SmbSession? encryptedBy)
+    /// <summary>
+    /// Builds the (compound) response: each message 8-aligned when followed by another, signed separately, then
+    /// encrypted as one (3.3.4.1.3). <paramref name="compound"/>: answering a compound request, whose last response
+    /// is padded to a multiple of 8 too ("SHOULD be padded", 3.3.4.1.3; Windows and Samba do).
+    /// </summary>
+    private async Task SendResponsesAsync(List<Outgoing> responses, SmbSession? encryptedBy, bool compound = false)
     {
         int total = 0;
         foreach (var r in responses) total += Align8(Smb2Header.Size + (r.Response.Body?.Length ?? 0));
@@ -358,7 +366,7 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 int bodyLength = response.Body?.Length ?? 0;
                 int length = Smb2Header.Size + bodyLength;
                 bool last = i == responses.Count - 1;
-                int padded = last ? length : Align8(length);
+                int padded = last && !compound ? length : Align8(length);
                 var span = buffer.AsSpan(offset, padded);
                 span.Clear();
 
@@ -383,10 +391,12 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
                 response.Body?.WrittenSpan.CopyTo(span[Smb2Header.Size..]);
                 var signer = response.Status == NtStatus.Pending ? null : ChooseSigner(request, response, session, encryptFor);
                 signer?.Sign(span);
-                if (signer is null && encryptFor is null && request.IsSigned && response.Status == NtStatus.UserSessionDeleted)
+                if (signer is null && encryptFor is null && request.IsSigned && UnsignedErrorClientsAccept(response.Status))
                 {
-                    // No key to sign with (no channel of the session here), but signing clients need the SIGNED
-                    // flag before they report USER_SESSION_DELETED; they do not check its signature.
+                    // No key to sign with (no session known for the request: USER_SESSION_DELETED, or a related
+                    // request whose chain lost its session, 3.3.5.2.7.2), but signing clients need the SIGNED flag
+                    // before they report these statuses; they do not check a zero signature on them (Samba echoes
+                    // the request's signature instead).
                     uint flags = BinaryPrimitives.ReadUInt32LittleEndian(span[16..]);
                     BinaryPrimitives.WriteUInt32LittleEndian(span[16..], flags | (uint)Smb2Flags.Signed);
                 }
@@ -418,19 +428,23 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     /// Sends the responses of the compound gathered so far plus the interim response of
     /// <paramref name="request"/> (3.3.4.2): Status PENDING, ASYNC flag, AsyncId, unsigned.
     /// </summary>
-    private async ValueTask SendInterimAsync(Smb2Request request, List<Outgoing> responses, SmbSession? encryptedBy)
+    private async ValueTask SendInterimAsync(Smb2Request request, List<Outgoing> responses, SmbSession? encryptedBy, bool compound)
     {
         var batch = new List<Outgoing>(responses) { new(request.Header, Smb2Response.Error(NtStatus.Pending), request.Session, request.AsyncId) };
         responses.Clear();
         try
         {
-            await SendResponsesAsync(batch, encryptedBy).ConfigureAwait(false);
+            await SendResponsesAsync(batch, encryptedBy, compound).ConfigureAwait(false);
         }
         finally
         {
             foreach (var r in batch) r.Response.Dispose();
         }
     }
+
+    /// <summary>Errors a server may have to send before it knows a session to sign with (3.3.5.2.6, 3.3.5.2.7.2, 3.3.5.2.9).</summary>
+    private static bool UnsignedErrorClientsAccept(NtStatus status) =>
+        status is NtStatus.UserSessionDeleted or NtStatus.InvalidParameter;
 
     private readonly record struct Outgoing(Smb2Header Request, Smb2Response Response, SmbSession? Session, ulong AsyncId);
 

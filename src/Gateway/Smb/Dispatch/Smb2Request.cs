@@ -25,6 +25,9 @@ public sealed class Smb2Request
     internal Func<Smb2Request, ValueTask>? SendInterim { get; init; }
     /// <summary>Nonzero once the request went async; the final response carries it.</summary>
     public ulong AsyncId { get; internal set; }
+    /// <summary>The open this request's FileId named (set by <see cref="ResolveOpen"/>): a related request that
+    /// follows inherits it (MS-SMB2 3.3.5.2.7.2).</summary>
+    public SmbOpen? ResolvedOpen { get; internal set; }
 
     /// <summary>
     /// Answers STATUS_PENDING now (MS-SMB2 3.3.4.2) so the client's credits are not held while the
@@ -51,10 +54,17 @@ public sealed class Smb2Request
     public SmbOpen? ResolveOpen(ulong persistent, ulong @volatile)
     {
         if (persistent == ulong.MaxValue && @volatile == ulong.MaxValue)
-            return Header.IsRelated ? RelatedOpen : null;
+        {
+            // The previous operation's FileId (3.3.5.2.7.2), as long as that open is still open: a CLOSE
+            // earlier in the chain leaves the rest with STATUS_FILE_CLOSED.
+            var related = Header.IsRelated ? RelatedOpen : null;
+            if (related is null || !related.Session.Opens.TryGetValue(related.VolatileId, out var live)
+                || !ReferenceEquals(live, related)) return null;
+            return ResolvedOpen = related;
+        }
         if (Session is null || !Session.Opens.TryGetValue(@volatile, out var open)) return null;
         if (open.PersistentId != persistent) return null;
         if (Tree is not null && !ReferenceEquals(open.Tree, Tree)) return null;
-        return open;
+        return ResolvedOpen = open;
     }
 }

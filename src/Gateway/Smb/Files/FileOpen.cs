@@ -18,6 +18,7 @@ public sealed class FileOpen : SmbOpen
         Handle = handle;
         Node = node;
         Volume = volume;
+        WriteTime = new DelayedWriteTime(this);
     }
 
     public AccessMask Access { get; }
@@ -47,6 +48,8 @@ public sealed class FileOpen : SmbOpen
     public DirectoryWatch? Watch { get; set; }
     /// <summary>Times frozen by SET_INFO with -1 (MS-FSA 2.1.5.14.2): not updated by this open's writes.</summary>
     public bool LastWriteFrozen { get; set; }
+    /// <summary>This open's delayed LastWriteTime update (Windows/Samba timing of the write-time change).</summary>
+    public DelayedWriteTime WriteTime { get; }
 
     /// <summary>Durable state (MS-SMB2 3.3.1.10 Open.IsDurable ...) when the open was granted a durable handle.</summary>
     public SmbCopy.Gateway.Smb.Durable.DurableState? Durable { get; set; }
@@ -61,6 +64,9 @@ public sealed class FileOpen : SmbOpen
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         if (Durable is { } durable) Tree.Session.EstablishedOn.Server.DurableOpens.Remove(durable);
         Watch?.Dispose();
+        // A write-time update still owed happens at cleanup, also when no CLOSE comes (disconnect, logoff).
+        try { await WriteTime.CloseAsync(CancellationToken.None).ConfigureAwait(false); }
+        catch (StorageException) { /* the file is gone */ }
         bool deleteNow;
         FileOpen[]? watching = null;
         lock (Node.Gate)

@@ -18,6 +18,8 @@ public sealed class CloseHandler : ISmb2Handler
         if (open is null) return Smb2Response.Error(NtStatus.FileClosed);
         if (!request.Session!.Opens.TryRemove(open.VolatileId, out _)) return Smb2Response.Error(NtStatus.FileClosed);
 
+        // An update of LastWriteTime still owed by this open's writes happens now, before the post-query sees it.
+        if (open is FileOpen closing) await closing.WriteTime.CloseAsync(request.Cancellation).ConfigureAwait(false);
         var result = CloseResponse.Empty;
         if (close.PostQueryAttributes && open is FileOpen file)
         {

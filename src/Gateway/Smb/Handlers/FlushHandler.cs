@@ -21,7 +21,12 @@ public sealed class FlushHandler : ISmb2Handler
         {
             if (!file.IsDirectory && !file.Has(AccessMask.FileWriteData | AccessMask.FileAppendData))
                 return Smb2Response.Error(NtStatus.AccessDenied);
-            if (!file.IsDirectory) await file.Handle.FlushAsync(request.Cancellation).ConfigureAwait(false);
+            if (!file.IsDirectory)
+            {
+                await file.Handle.FlushAsync(request.Cancellation).ConfigureAwait(false);
+                // A flush applies a pending delayed LastWriteTime update (Windows, Samba: smb2.timestamps.delayed-write-vs-flush).
+                await file.WriteTime.ApplyPendingAsync(request.Cancellation).ConfigureAwait(false);
+            }
         }
         return Smb2Response.Ok(new FlushResponse().WriteTo, 4);
     }

@@ -95,6 +95,16 @@ public static class FileInfoUpdates
         // (UserSetModificationTime), -2 lets them again. Only LastWrite is tracked per open.
         if (basic.LastWriteTime == FileTime.Freeze || basic.LastWriteTime > 0) open.LastWriteFrozen = true;
         else if (basic.LastWriteTime == FileTime.Resume) open.LastWriteFrozen = false;
+        // Any FileBasicInformation, even all zero, applies this open's pending delayed write-time update first
+        // (Windows 2016, Samba: smb2.timestamps.delayed-write-vs-setbasic); an explicit LastWriteTime then wins
+        // over every open's pending update.
+        await open.WriteTime.ApplyPendingAsync(cancel).ConfigureAwait(false);
+        if (basic.LastWriteTime > 0)
+        {
+            FileOpen[] opens;
+            lock (open.Node.Gate) opens = [.. open.Node.Opens];
+            foreach (var other in opens) other.WriteTime.ExplicitlySet(FileTime.ToDateTime(basic.LastWriteTime));
+        }
 
         StorageFileAttributes? newAttributes = null;
         if (attributes != FileAttributes.None)
@@ -164,6 +174,10 @@ public static class FileInfoUpdates
         if (open.Tree.Share.ReadOnly) return NtStatus.MediaWriteProtected;
         if (allocation) await open.Handle.SetAllocationSizeAsync(size, cancel).ConfigureAwait(false);
         else await open.Handle.SetEndOfFileAsync(size, cancel).ConfigureAwait(false);
+        // The storage moved LastWriteTime; a delayed update this open owes happens now (Windows, Samba:
+        // smb2.timestamps.delayed-write-vs-seteof).
+        open.WriteTime.StorageMovedTime();
+        await open.WriteTime.ApplyPendingAsync(cancel).ConfigureAwait(false);
         // Size changes invalidate ODX tokens over the file and break other opens' level II oplocks.
         Copy.CopyHooks.EndOfFileChanged(open, size);
         Oplocks.BreakLevelII(open.Node, open);

@@ -1,0 +1,157 @@
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using SmbCopy.Gateway.Configuration;
+using SmbCopy.Gateway.Hosting;
+using SmbCopy.Gateway.Smb.Connection;
+using SmbCopy.Gateway.Smb.Dispatch;
+using SmbCopy.Gateway.Smb.Files;
+using SmbCopy.Gateway.Smb.Server;
+using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Protocol.Fscc;
+using SmbCopy.Protocol.Smb2;
+using SmbCopy.Storage;
+using SmbCopy.Storage.Local;
+
+namespace SmbCopy.Gateway.Tests.FileInfo;
+
+/// <summary>
+/// Delayed LastWriteTime updates of an open on a real local volume, as smb2.timestamps.delayed-* expect from
+/// Windows and Samba 4.17: the first write schedules the update, later writes leave it to the close, FLUSH /
+/// SET_INFO apply a pending one, an explicit time cancels them.
+/// </summary>
+public sealed class DelayedWriteTimeTests : IAsyncLifetime
+{
+    private sealed class NoUsers : IUserDirectory
+    {
+        public byte[]? GetNtHash(string user) => null;
+    }
+
+    private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(400);
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "smbcopy-dwt-" + Guid.NewGuid().ToString("N"));
+    private IStorageVolume _volume = null!;
+    private TreeConnect _tree = null!;
+    private readonly FileNodeTable _nodes = new();
+
+    public async Task InitializeAsync()
+    {
+        System.IO.Directory.CreateDirectory(_dir);
+        _volume = await new LocalStorageDriver().OpenVolumeAsync(new StorageVolumeOptions("data", _dir, false, new Dictionary<string, string?>()));
+        var server = new SmbServer(Options.Create(new SmbCopyOptions()),
+            new ServerIdentity { ServerGuid = Guid.NewGuid(), ServerName = "SRV", StartTime = DateTimeOffset.UnixEpoch },
+            new NoUsers(), Array.Empty<ISmb2Handler>(), Array.Empty<IStorageDriver>(), NullLoggerFactory.Instance, TimeProvider.System);
+        var connection = new SmbConnection(server, new Pipe().Writer, null, () => { }, NullLogger.Instance);
+        connection.MarkNegotiated(Smb2Dialect.Smb311);
+        _tree = new TreeConnect(1, SmbShare.Ipc(), 0x1F01FF, server.CreateSession(connection));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _volume.DisposeAsync();
+        System.IO.Directory.Delete(_dir, true);
+    }
+
+    private async Task<FileOpen> OpenAsync(string name)
+    {
+        var (handle, _) = await _volume.OpenAsync(name, new OpenRequest(SmbCopy.Storage.CreateDisposition.OpenIf, StorageAccess.ReadWrite, ObjectKind.File));
+        var node = _nodes.Acquire((await handle.GetInfoAsync()).FileId);
+        var open = new FileOpen(1, 1, _tree, AccessMask.GenericAll, ShareAccess.Read | ShareAccess.Write, handle, node, _volume);
+        lock (node.Gate) node.AddOpen(open);
+        open.WriteTime.Delay = Delay;
+        return open;
+    }
+
+    /// <summary>What WRITE does around the storage write (WriteHandler).</summary>
+    private static async Task WriteAsync(FileOpen open)
+    {
+        await Task.Delay(30); // past the file system's time granularity
+        bool delayed = await open.WriteTime.BeforeWriteAsync(default);
+        await open.Handle.WriteAsync(0, new byte[] { 1 });
+        if (delayed) await open.WriteTime.AfterWriteAsync(default);
+    }
+
+    private static async Task<DateTime> LastWriteAsync(FileOpen open) => (await open.Handle.GetInfoAsync()).LastWriteTime;
+
+    [Fact]
+    public async Task The_first_write_moves_the_time_only_after_the_delay()
+    {
+        var open = await OpenAsync("a.txt");
+        var before = await LastWriteAsync(open);
+
+        await WriteAsync(open);
+        Assert.Equal(before, await LastWriteAsync(open));
+        Assert.True(open.WriteTime.Pending);
+
+        await Task.Delay(Delay * 3);
+        Assert.True(await LastWriteAsync(open) > before);
+        Assert.False(open.WriteTime.Pending);
+        await open.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Writes_after_the_update_leave_the_time_to_the_close()
+    {
+        var open = await OpenAsync("b.txt");
+        await WriteAsync(open);
+        await Task.Delay(Delay * 3);
+        var updated = await LastWriteAsync(open);
+
+        await WriteAsync(open);
+        await Task.Delay(Delay * 2);
+        Assert.Equal(updated, await LastWriteAsync(open)); // the second write did not move it
+
+        await Task.Delay(30);
+        await open.WriteTime.CloseAsync(default);
+        Assert.True(await LastWriteAsync(open) > updated);
+        await open.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Flush_applies_a_pending_update_and_the_close_then_keeps_it()
+    {
+        var open = await OpenAsync("c.txt");
+        var before = await LastWriteAsync(open);
+        await WriteAsync(open);
+
+        await Task.Delay(30);
+        await open.WriteTime.ApplyPendingAsync(default);
+        var flushed = await LastWriteAsync(open);
+        Assert.True(flushed > before);
+
+        await Task.Delay(Delay * 2);
+        await open.WriteTime.CloseAsync(default);
+        Assert.Equal(flushed, await LastWriteAsync(open));
+        await open.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Closing_the_open_without_a_close_request_applies_a_pending_update()
+    {
+        // Cleanup on disconnect or logoff (FileOpen.CloseAsync) settles the time as Windows' cleanup does.
+        var open = await OpenAsync("e.txt");
+        var before = await LastWriteAsync(open);
+        await WriteAsync(open);
+        await Task.Delay(30);
+
+        await open.CloseAsync();
+
+        Assert.True(File.GetLastWriteTimeUtc(Path.Combine(_dir, "e.txt")) > before);
+    }
+
+    [Fact]
+    public async Task An_explicit_time_cancels_the_pending_update()
+    {
+        // smb2.timestamps.delayed-write-vs-seteof: a time set through another open survives this open's close.
+        var open = await OpenAsync("d.txt");
+        await WriteAsync(open);
+        var set = new DateTime(2030, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        await open.Handle.SetInfoAsync(new FileInfoUpdate(LastWriteTime: set));
+        open.WriteTime.ExplicitlySet(set);
+
+        await Task.Delay(Delay * 3);
+        Assert.Equal(set, await LastWriteAsync(open));
+        await open.WriteTime.CloseAsync(default);
+        Assert.Equal(set, await LastWriteAsync(open));
+        await open.CloseAsync();
+    }
+}
