@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Server;
@@ -45,7 +46,11 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
 
     private async Task ServeAsync(ConnectionContext context, IPEndPoint? remote)
     {
-        var connection = new SmbConnection(server, context.Transport.Output, remote, context.Abort, logger);
+        // Responses go straight to the socket from the buffer they were built in (no copy into the output pipe).
+        var connection = new SmbConnection(server, context.Transport.Output, remote, context.Abort, logger)
+        {
+            DirectSocket = context.Features.Get<IConnectionSocketFeature>()?.Socket,
+        };
         var dispatcher = new Smb2Dispatcher(connection);
         using var concurrency = new SemaphoreSlim(MaxConcurrentFramesPerConnection);
         var running = new HashSet<Task>();
@@ -53,9 +58,12 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
         var input = context.Transport.Input;
         try
         {
+            int want = 0; // bytes of the next frame (prefix included) once its prefix is in: wake up once per frame
             while (!connection.IsClosed)
             {
-                var result = await input.ReadAsync(context.ConnectionClosed).ConfigureAwait(false);
+                var result = want > 0
+                    ? await input.ReadAtLeastAsync(want, context.ConnectionClosed).ConfigureAwait(false)
+                    : await input.ReadAsync(context.ConnectionClosed).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 while (TryReadFrame(ref buffer, connection, out var frame, out int length))
                 {
@@ -69,6 +77,7 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
                     lock (running) running.Add(task);
                     _ = task.ContinueWith(t => { lock (running) running.Remove(t); }, TaskScheduler.Default);
                 }
+                want = buffer.Length >= 4 ? 4 + PrefixLength(buffer) : 0;
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted || result.IsCanceled) break;
             }
@@ -100,6 +109,13 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
         {
             slot.Release();
         }
+    }
+
+    private static int PrefixLength(in ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> prefix = stackalloc byte[4];
+        buffer.Slice(0, 4).CopyTo(prefix);
+        return prefix[1] << 16 | prefix[2] << 8 | prefix[3];
     }
 
     /// <summary>
