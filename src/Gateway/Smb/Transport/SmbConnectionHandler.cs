@@ -58,12 +58,9 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
         var input = context.Transport.Input;
         try
         {
-            int want = 0; // bytes of the next frame (prefix included) once its prefix is in: wake up once per frame
             while (!connection.IsClosed)
             {
-                var result = want > 0
-                    ? await input.ReadAtLeastAsync(want, context.ConnectionClosed).ConfigureAwait(false)
-                    : await input.ReadAsync(context.ConnectionClosed).ConfigureAwait(false);
+                var result = await input.ReadAsync(context.ConnectionClosed).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 while (TryReadFrame(ref buffer, connection, out var frame, out int length))
                 {
@@ -77,7 +74,6 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
                     lock (running) running.Add(task);
                     _ = task.ContinueWith(t => { lock (running) running.Remove(t); }, TaskScheduler.Default);
                 }
-                want = buffer.Length >= 4 ? 4 + PrefixLength(buffer) : 0;
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted || result.IsCanceled) break;
             }
@@ -109,13 +105,6 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
         {
             slot.Release();
         }
-    }
-
-    private static int PrefixLength(in ReadOnlySequence<byte> buffer)
-    {
-        Span<byte> prefix = stackalloc byte[4];
-        buffer.Slice(0, 4).CopyTo(prefix);
-        return prefix[1] << 16 | prefix[2] << 8 | prefix[3];
     }
 
     /// <summary>
