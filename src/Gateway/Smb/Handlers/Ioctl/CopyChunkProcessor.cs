@@ -17,8 +17,8 @@ namespace SmbCopy.Gateway.Smb.Handlers.Ioctl;
 /// </summary>
 public static class CopyChunkProcessor
 {
-    /// <summary>Go async (interim STATUS_PENDING) up front above this many bytes, else once a copy ran this long.</summary>
-    private const long AsyncAboveBytes = 4L * 1024 * 1024;
+    /// <summary>Go async (interim STATUS_PENDING) once a copy ran this long in all, or one engine call ran
+    /// <see cref="InterimResponse.After"/>.</summary>
     private static readonly TimeSpan AsyncAfter = TimeSpan.FromMilliseconds(500);
 
     public static async ValueTask<FsctlResult> HandleAsync(FsctlContext context, bool isWrite)
@@ -102,8 +102,6 @@ public static class CopyChunkProcessor
             }
         }
 
-        if (sum > AsyncAboveBytes) await request.GoAsyncAsync().ConfigureAwait(false);
-
         // 7. The chunks in order; stop at the first failure and say exactly what was written. Chunks that continue
         // each other in both files (Windows and smbclient send 16 x 1 MiB back to back) go to the engine as one
         // range: one copy_file_range loop / clone instead of 16 thread-pool round trips with their size queries
@@ -164,9 +162,10 @@ public static class CopyChunkProcessor
                 if (target > long.MaxValue - length)
                     return CopyFailure(NtStatus.InvalidParameter, chunksWritten, 0, total);
 
-                var result = await CopyActivityLog.TrackAsync(context, name, source, destination, length, () => CopyEngine.Shared.CopyAsync(
-                    new CopyEndpoint(source.Volume, source.Handle, (long)first.SourceOffset), new CopyEndpoint(destination.Volume, destination.Handle, target),
-                    length, new CopyOptions(Share: destination.Tree.Share.Name), request.Cancellation)).ConfigureAwait(false);
+                var result = await InterimResponse.AwaitAsync(request, CopyActivityLog.TrackAsync(context, name, source, destination, length,
+                    () => CopyEngine.Shared.CopyAsync(new CopyEndpoint(source.Volume, source.Handle, (long)first.SourceOffset),
+                        new CopyEndpoint(destination.Volume, destination.Handle, target), length,
+                        new CopyOptions(Share: destination.Tree.Share.Name), request.Cancellation))).ConfigureAwait(false);
                 if (result.BytesCopied > 0)
                 {
                     changed = true;
