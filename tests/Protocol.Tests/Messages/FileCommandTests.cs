@@ -75,6 +75,17 @@ public class FileCommandTests
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5 }, full[16..]);
     }
 
+    [Fact]
+    public void Read_response_header_part_written_in_place_matches_the_writer()
+    {
+        var span = new byte[20];
+        span.AsSpan().Fill(0xEE);
+        ReadResponse.WriteHeaderPart(span.AsSpan(2), 0x01020304, 9);
+        Assert.Equal(new Bytes().U16(17).U8(0x50).U8(0).U32(0x01020304).U32(9).U32(0).ToArray(), span[2..18]);
+        Assert.Equal(new byte[] { 0xEE, 0xEE }, span[..2]);
+        Assert.Equal(new byte[] { 0xEE, 0xEE }, span[18..]);
+    }
+
     // ---- WRITE ----
 
     internal static byte[] WriteMessage(byte[] data) => Bytes.Message(Smb2Command.Write,

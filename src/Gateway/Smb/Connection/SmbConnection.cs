@@ -62,9 +62,71 @@ public sealed class SmbConnection(SmbServer server, PipeWriter output, IPEndPoin
         abort();
     }
 
+    /// <summary>
+    /// The connection's socket when the transport exposes it: frames are then sent with one send call straight from the
+    /// caller's buffer instead of being copied into the transport's output pipe (8 MiB per READ response).
+    /// </summary>
+    public System.Net.Sockets.Socket? DirectSocket { get; init; }
+
+    /// <summary>
+    /// Sends <paramref name="frame"/>[0..<paramref name="length"/>) as one direct-TCP frame: the first 4 bytes are free
+    /// for the length prefix (MS-SMB2 2.1), which is written here. The caller keeps the buffer until this completes.
+    /// </summary>
+    public async ValueTask SendFramedAsync(byte[] frame, int length)
+    {
+        int payload = length - 4;
+        frame[0] = 0;
+        frame[1] = (byte)(payload >> 16);
+        frame[2] = (byte)(payload >> 8);
+        frame[3] = (byte)payload;
+        await _sendLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (IsClosed) return;
+            if (DirectSocket is { } socket)
+            {
+                // Stream sockets: SendAsync completes when everything is sent; loop anyway on a short count.
+                for (int sent = 0; sent < length;)
+                {
+                    int n = await socket.SendAsync(frame.AsMemory(sent, length - sent), System.Net.Sockets.SocketFlags.None).ConfigureAwait(false);
+                    if (n <= 0) { Close("send returned 0"); return; }
+                    sent += n;
+                }
+            }
+            else
+            {
+                await output.WriteAsync(frame.AsMemory(0, length)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException
+            or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            Close("send failed: " + ex.Message);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
     /// <summary>Writes one direct-TCP frame (4-byte length prefix, MS-SMB2 2.1) under the connection's send lock.</summary>
     public async ValueTask SendFrameAsync(ReadOnlyMemory<byte> payload)
     {
+        if (DirectSocket is not null)
+        {
+            // Same path as the dispatcher's frames: nothing may interleave with a direct send in the output pipe.
+            var frame = System.Buffers.ArrayPool<byte>.Shared.Rent(4 + payload.Length);
+            try
+            {
+                payload.CopyTo(frame.AsMemory(4));
+                await SendFramedAsync(frame, 4 + payload.Length).ConfigureAwait(false);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(frame);
+            }
+            return;
+        }
         await _sendLock.WaitAsync().ConfigureAwait(false);
         try
         {

@@ -353,75 +353,101 @@ public sealed class Smb2Dispatcher(SmbConnection connection)
     /// </summary>
     private async Task SendResponsesAsync(List<Outgoing> responses, SmbSession? encryptedBy, bool compound = false)
     {
+        // One response whose body already sits in its own frame buffer (READ): header and length prefix go in front of
+        // it, it is signed in place and sent from there; no copy of the data in user space (docs/benchmarks.md).
+        if (responses.Count == 1 && !compound && responses[0].Response.Frame is { } frame && encryptedBy is null && !WillEncrypt(responses[0]))
+        {
+            int length = Smb2Header.Size + responses[0].Response.BodyLength;
+            var message = frame.AsSpan(4, length);
+            message[..Smb2Header.Size].Clear();
+            SmbSession? none = null;
+            FinishMessage(message, length, responses[0], last: true, ref none);
+            await _connection.SendFramedAsync(frame, 4 + length).ConfigureAwait(false);
+            return;
+        }
+
         int total = 0;
-        foreach (var r in responses) total += Align8(Smb2Header.Size + (r.Response.Body?.Length ?? 0));
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(total);
+        foreach (var r in responses) total += Align8(Smb2Header.Size + r.Response.BodyLength);
+        // 4 bytes in front for the direct-TCP length prefix: the frame goes out from this buffer as is.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(4 + total);
         try
         {
             int offset = 0;
             SmbSession? encryptFor = encryptedBy;
             for (int i = 0; i < responses.Count; i++)
             {
-                var (request, response, session, asyncId) = responses[i];
-                int bodyLength = response.Body?.Length ?? 0;
-                int length = Smb2Header.Size + bodyLength;
+                var response = responses[i].Response;
+                int length = Smb2Header.Size + response.BodyLength;
                 bool last = i == responses.Count - 1;
                 int padded = last && !compound ? length : Align8(length);
-                var span = buffer.AsSpan(offset, padded);
+                var span = buffer.AsSpan(4 + offset, padded);
                 span.Clear();
-
-                // Credits go with the interim response of an async request, not its final one (3.3.4.2).
-                ushort granted = asyncId != 0 && response.Status != NtStatus.Pending ? (ushort)0
-                    : _connection.Credits.Grant(request.Credits, _connection.Server.Options.Limits.MaxCreditsPerConnection, request.CreditCharge);
-                var header = new Smb2Header
-                {
-                    CreditCharge = request.CreditCharge,
-                    Status = (uint)response.Status,
-                    Command = request.Command,
-                    Credits = granted,
-                    AsyncId = asyncId,
-                    Flags = Smb2Flags.ServerToRedir | (asyncId != 0 ? Smb2Flags.AsyncCommand : 0)
-                        | (request.Flags & (Smb2Flags.RelatedOperations | Smb2Flags.PriorityMask)),
-                    NextCommand = last ? 0u : (uint)padded,
-                    MessageId = request.MessageId,
-                    TreeId = response.TreeIdOverride ?? request.TreeId,
-                    SessionId = response.SessionIdOverride ?? request.SessionId,
-                };
-                header.WriteTo(span);
-                response.Body?.WrittenSpan.CopyTo(span[Smb2Header.Size..]);
-                var signer = response.Status == NtStatus.Pending ? null : ChooseSigner(request, response, session, encryptFor);
-                signer?.Sign(span);
-                if (signer is null && encryptFor is null && request.IsSigned && UnsignedErrorClientsAccept(response.Status))
-                {
-                    // No key to sign with (no session known for the request: USER_SESSION_DELETED, or a related
-                    // request whose chain lost its session, 3.3.5.2.7.2), but signing clients need the SIGNED flag
-                    // before they report these statuses; they do not check a zero signature on them (Samba echoes
-                    // the request's signature instead).
-                    uint flags = BinaryPrimitives.ReadUInt32LittleEndian(span[16..]);
-                    BinaryPrimitives.WriteUInt32LittleEndian(span[16..], flags | (uint)Smb2Flags.Signed);
-                }
-                // After signing: the preauth hash covers the message as sent (a binding's signed MORE_PROCESSING_REQUIRED).
-                response.OnSerialized?.Invoke(span[..length]);
-                if (encryptFor is null && session is not null && session.IsValid && session.EncryptData && session.Cipher is not null
-                    && request.Command is not (Smb2Command.Negotiate or Smb2Command.SessionSetup))
-                    encryptFor = session;
+                response.BodySpan.CopyTo(span[Smb2Header.Size..]);
+                FinishMessage(span, length, responses[i], last, ref encryptFor);
                 offset += padded;
             }
 
             if (encryptFor?.Cipher is not null)
             {
-                byte[] sealedMessage = encryptFor.Cipher.Encrypt(buffer.AsSpan(0, offset), encryptFor.SessionId);
+                byte[] sealedMessage = encryptFor.Cipher.Encrypt(buffer.AsSpan(4, offset), encryptFor.SessionId);
                 await _connection.SendFrameAsync(sealedMessage).ConfigureAwait(false);
             }
             else
             {
-                await _connection.SendFrameAsync(buffer.AsMemory(0, offset)).ConfigureAwait(false);
+                await _connection.SendFramedAsync(buffer, 4 + offset).ConfigureAwait(false);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>True when the session of this response encrypts it (the test <see cref="FinishMessage"/> makes).</summary>
+    private static bool WillEncrypt(in Outgoing o) =>
+        o.Session is { IsValid: true, EncryptData: true, Cipher: not null }
+        && o.Request.Command is not (Smb2Command.Negotiate or Smb2Command.SessionSetup);
+
+    /// <summary>
+    /// Writes the header of one response message in front of its body (<paramref name="span"/>: header, body, padding),
+    /// signs it, and notes when its session wants the whole compound encrypted.
+    /// </summary>
+    private void FinishMessage(Span<byte> span, int length, in Outgoing outgoing, bool last, ref SmbSession? encryptFor)
+    {
+        var (request, response, session, asyncId) = outgoing;
+        // Credits go with the interim response of an async request, not its final one (3.3.4.2).
+        ushort granted = asyncId != 0 && response.Status != NtStatus.Pending ? (ushort)0
+            : _connection.Credits.Grant(request.Credits, _connection.Server.Options.Limits.MaxCreditsPerConnection, request.CreditCharge);
+        var header = new Smb2Header
+        {
+            CreditCharge = request.CreditCharge,
+            Status = (uint)response.Status,
+            Command = request.Command,
+            Credits = granted,
+            AsyncId = asyncId,
+            Flags = Smb2Flags.ServerToRedir | (asyncId != 0 ? Smb2Flags.AsyncCommand : 0)
+                | (request.Flags & (Smb2Flags.RelatedOperations | Smb2Flags.PriorityMask)),
+            NextCommand = last ? 0u : (uint)span.Length,
+            MessageId = request.MessageId,
+            TreeId = response.TreeIdOverride ?? request.TreeId,
+            SessionId = response.SessionIdOverride ?? request.SessionId,
+        };
+        header.WriteTo(span);
+        var signer = response.Status == NtStatus.Pending ? null : ChooseSigner(request, response, session, encryptFor);
+        signer?.Sign(span); // padding included: 3.1.4.1, a compounded message is signed with its padding
+        if (signer is null && encryptFor is null && request.IsSigned && UnsignedErrorClientsAccept(response.Status))
+        {
+            // No key to sign with (no session known for the request: USER_SESSION_DELETED, or a related
+            // request whose chain lost its session, 3.3.5.2.7.2), but signing clients need the SIGNED flag
+            // before they report these statuses; they do not check a zero signature on them (Samba echoes
+            // the request's signature instead).
+            uint flags = BinaryPrimitives.ReadUInt32LittleEndian(span[16..]);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[16..], flags | (uint)Smb2Flags.Signed);
+        }
+        // After signing: the preauth hash covers the message as sent (a binding's signed MORE_PROCESSING_REQUIRED).
+        response.OnSerialized?.Invoke(span[..length]);
+        if (encryptFor is null && WillEncrypt(outgoing))
+            encryptFor = session;
     }
 
     /// <summary>

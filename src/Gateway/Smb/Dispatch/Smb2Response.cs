@@ -11,14 +11,36 @@ namespace SmbCopy.Gateway.Smb.Dispatch;
 /// </summary>
 public sealed class Smb2Response : IDisposable
 {
+    /// <summary>
+    /// Bytes in front of a framed body: the direct-TCP length prefix (MS-SMB2 2.1) and the SMB2 header, so that a
+    /// single unencrypted response goes on the wire from the buffer its data was read into.
+    /// </summary>
+    public const int FrameHeadroom = 4 + Smb2Header.Size;
+
+    private byte[]? _frame;
+    private readonly int _frameBodyLength;
+
     private Smb2Response(NtStatus status, WireWriter? body)
     {
         Status = status;
         Body = body;
     }
 
+    private Smb2Response(NtStatus status, byte[] frame, int bodyLength)
+    {
+        Status = status;
+        _frame = frame;
+        _frameBodyLength = bodyLength;
+    }
+
     public NtStatus Status { get; }
+    /// <summary>The body in a pooled writer; null for a framed body (<see cref="Frame"/>) or no message.</summary>
     public WireWriter? Body { get; }
+    /// <summary>A pooled buffer with the body at <see cref="FrameHeadroom"/>: the dispatcher writes the header and
+    /// prefix in front of it (READ responses; no copy of the data between the file and the socket).</summary>
+    public byte[]? Frame => _frame;
+    public int BodyLength => _frame is not null ? _frameBodyLength : Body?.Length ?? 0;
+    public ReadOnlySpan<byte> BodySpan => _frame is not null ? _frame.AsSpan(FrameHeadroom, _frameBodyLength) : Body is null ? default : Body.WrittenSpan;
 
     /// <summary>The response carries no message at all (CANCEL, 3.3.5.16).</summary>
     public bool Suppressed { get; private init; }
@@ -39,6 +61,10 @@ public sealed class Smb2Response : IDisposable
     public SmbOpen? CreatedOpen { get; set; }
 
     public static Smb2Response Ok(WireWriter body) => new(NtStatus.Success, body);
+
+    /// <summary>Success with a body of <paramref name="bodyLength"/> bytes at <see cref="FrameHeadroom"/> in
+    /// <paramref name="frame"/>, an <see cref="System.Buffers.ArrayPool{T}.Shared"/> array this response now owns.</summary>
+    public static Smb2Response OkFramed(byte[] frame, int bodyLength) => new(NtStatus.Success, frame, bodyLength);
     public static Smb2Response WithStatus(NtStatus status, WireWriter body) => new(status, body);
 
     public static Smb2Response Error(NtStatus status, ReadOnlySpan<byte> errorData = default)
@@ -59,5 +85,9 @@ public sealed class Smb2Response : IDisposable
         return Ok(w);
     }
 
-    public void Dispose() => Body?.Dispose();
+    public void Dispose()
+    {
+        Body?.Dispose();
+        if (Interlocked.Exchange(ref _frame, null) is { } frame) System.Buffers.ArrayPool<byte>.Shared.Return(frame);
+    }
 }

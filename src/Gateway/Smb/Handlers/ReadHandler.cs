@@ -9,8 +9,8 @@ using SmbCopy.Protocol.Wire;
 namespace SmbCopy.Gateway.Smb.Handlers;
 
 /// <summary>
-/// SMB2 READ (MS-SMB2 3.3.5.12). File data is read straight into the pooled response body: one copy,
-/// from the kernel into the buffer that goes on the wire.
+/// SMB2 READ (MS-SMB2 3.3.5.12). File data is read straight into the pooled frame the response is sent from: one
+/// copy, from the kernel into the buffer that goes on the wire.
 /// </summary>
 public sealed class ReadHandler : ISmb2Handler
 {
@@ -61,14 +61,16 @@ public sealed class ReadHandler : ISmb2Handler
         if (read.Offset > long.MaxValue) return Smb2Response.Error(NtStatus.InvalidParameter);
         if (file.Node.IoConflicts(file, read.Offset, read.Length, write: false)) return Smb2Response.Error(NtStatus.FileLockConflict);
 
-        var w = new WireWriter(ReadResponse.HeaderPartSize + (int)read.Length);
+        // The data goes straight into the buffer the response is sent from (Smb2Response.OkFramed): the dispatcher
+        // writes the SMB2 header and length prefix in front of it and signs it in place.
+        const int dataAt = Smb2Response.FrameHeadroom + ReadResponse.HeaderPartSize;
+        var frame = System.Buffers.ArrayPool<byte>.Shared.Rent(dataAt + (int)read.Length);
         try
         {
-            ReadResponse.WriteHeaderPart(w, 0, 0);
             int total = 0;
             if (read.Length > 0)
             {
-                var buffer = w.GetMemory((int)read.Length);
+                var buffer = frame.AsMemory(dataAt, (int)read.Length);
                 // A backend may return less than asked before end of file: keep reading.
                 while (total < buffer.Length)
                 {
@@ -76,21 +78,20 @@ public sealed class ReadHandler : ISmb2Handler
                     if (n == 0) break;
                     total += n;
                 }
-                w.Truncate(ReadResponse.HeaderPartSize + total);
             }
             // Nothing at the offset, or less than MinimumCount (also for a zero-length read), is end of file.
             if ((read.Length > 0 && total == 0) || total < read.MinimumCount)
             {
-                w.Dispose();
+                System.Buffers.ArrayPool<byte>.Shared.Return(frame);
                 return Smb2Response.Error(NtStatus.EndOfFile);
             }
             file.Position = (long)read.Offset + total; // FilePositionInformation follows reads, as Samba reports it
-            w.PatchUInt32(4, (uint)total); // DataLength
-            return Smb2Response.Ok(w);
+            ReadResponse.WriteHeaderPart(frame.AsSpan(Smb2Response.FrameHeadroom), (uint)total, 0);
+            return Smb2Response.OkFramed(frame, ReadResponse.HeaderPartSize + total);
         }
         catch
         {
-            w.Dispose();
+            System.Buffers.ArrayPool<byte>.Shared.Return(frame);
             throw;
         }
     }

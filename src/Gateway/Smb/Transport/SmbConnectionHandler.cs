@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Server;
@@ -45,7 +46,11 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
 
     private async Task ServeAsync(ConnectionContext context, IPEndPoint? remote)
     {
-        var connection = new SmbConnection(server, context.Transport.Output, remote, context.Abort, logger);
+        // Responses go straight to the socket from the buffer they were built in (no copy into the output pipe).
+        var connection = new SmbConnection(server, context.Transport.Output, remote, context.Abort, logger)
+        {
+            DirectSocket = context.Features.Get<IConnectionSocketFeature>()?.Socket,
+        };
         var dispatcher = new Smb2Dispatcher(connection);
         using var concurrency = new SemaphoreSlim(MaxConcurrentFramesPerConnection);
         var running = new HashSet<Task>();

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using SmbCopy.Protocol.Wire;
 
 namespace SmbCopy.Protocol.Smb2.Messages;
@@ -56,6 +57,18 @@ public static class ReadResponse
         w.WriteUInt32(dataLength);
         w.WriteUInt32(dataRemaining);
         w.WriteUInt32(0);
+    }
+
+    /// <summary>As <see cref="WriteHeaderPart(WireWriter, uint, uint)"/>, into the first 16 bytes of <paramref name="destination"/>
+    /// (a response built in place in its frame buffer).</summary>
+    public static void WriteHeaderPart(Span<byte> destination, uint dataLength, uint dataRemaining)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(destination, StructureSize);
+        destination[2] = DataOffset;
+        destination[3] = 0;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], dataLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], dataRemaining);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], 0);
     }
 
     /// <summary>Fixed part plus data in one go.</summary>

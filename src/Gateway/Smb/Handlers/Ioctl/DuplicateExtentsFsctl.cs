@@ -104,11 +104,11 @@ internal static class DuplicateExtentsProcessor
         }
         length = Math.Min(length, room);
         string share = target.Tree.Share.Name;
-        if (length > 64L * 1024 * 1024) await request.GoAsyncAsync().ConfigureAwait(false);
         try
         {
-            await CopyActivityLog.TrackAsync(context, name, source, target, length,
-                () => CopyEngine.Shared.CloneAsync(srcEnd, dstEnd, length, share, cancel)).ConfigureAwait(false);
+            // A clone takes milliseconds: interim response only if it is still running after a while (not per size).
+            await InterimResponse.AwaitAsync(request, CopyActivityLog.TrackAsync(context, name, source, target, length,
+                () => CopyEngine.Shared.CloneAsync(srcEnd, dstEnd, length, share, cancel))).ConfigureAwait(false);
         }
         catch (StorageException e) when (e.Error == StorageError.CrossDevice)
         {
@@ -119,8 +119,9 @@ internal static class DuplicateExtentsProcessor
             // Not atomic: the same bytes by the next cheapest method; the engine records why.
             request.Connection.Logger.LogInformation("{Fsctl}: clone of {Path} refused ({Message}); copying instead", name,
                 target.Handle.Path, e.Message);
-            var copy = await CopyActivityLog.TrackAsync(context, name, source, target, length, () => CopyEngine.Shared.CopyAsync(srcEnd, dstEnd, length,
-                new CopyOptions(AllowClone: false, Share: share, CloneSkipReason: CopyFallbackReason.CloneRefused), cancel)).ConfigureAwait(false);
+            var copy = await InterimResponse.AwaitAsync(request, CopyActivityLog.TrackAsync(context, name, source, target, length,
+                () => CopyEngine.Shared.CopyAsync(srcEnd, dstEnd, length,
+                    new CopyOptions(AllowClone: false, Share: share, CloneSkipReason: CopyFallbackReason.CloneRefused), cancel))).ConfigureAwait(false);
             if (copy.BytesCopied > 0)
             {
                 await KeepEndOfFileAsync(target, dstInfo.EndOfFile, cancel).ConfigureAwait(false);
