@@ -25,9 +25,9 @@ public static class FileCreate
         var session = request.Session!;
         var share = tree.Share;
 
-        string? path = NormalizeName(create.Name);
-        if (path is null) return (NtStatus.ObjectNameInvalid, null, null);
-        if (path.Contains(':')) return (NtStatus.ObjectNameNotFound, null, null); // no named streams on this backend
+        var nameStatus = StreamNames.Parse(create.Name, out var name);
+        if (nameStatus != NtStatus.Success) return (nameStatus, null, null);
+        string path = name.Path;
 
         foreach (var context in create.CreateContexts)
         {
@@ -37,8 +37,6 @@ public static class FileCreate
                     return (NtStatus.ObjectNameNotFound, null, null); // nothing to reconnect to
                 case CreateContextNames.Timewarp:
                     return (NtStatus.ObjectNameNotFound, null, null); // no previous versions
-                case CreateContextNames.ExtendedAttributes:
-                    return (NtStatus.EasNotSupported, null, null);
             }
         }
 
@@ -65,6 +63,18 @@ public static class FileCreate
 
         var kind = options.HasFlag(CreateOptions.DirectoryFile) ? ObjectKind.Directory
             : options.HasFlag(CreateOptions.NonDirectoryFile) ? ObjectKind.File : ObjectKind.Any;
+        // MS-FSA 2.1.5.1: a named data stream is never a directory; "::$DATA" is the unnamed data stream, which a
+        // directory does not have; "::$INDEX_ALLOCATION" is the directory itself.
+        if (name.Stream is not null || name.UnnamedData)
+        {
+            if (kind == ObjectKind.Directory) return (NtStatus.NotADirectory, null, null);
+            kind = ObjectKind.File;
+        }
+        else if (name.Index)
+        {
+            if (kind == ObjectKind.File) return (NtStatus.FileIsADirectory, null, null);
+            kind = ObjectKind.Directory;
+        }
         var storageAccess = StorageAccess.None;
         if (access.HasAny(AccessMask.FileReadData | AccessMask.FileExecute)) storageAccess |= StorageAccess.Read;
         if (access.HasAny(AccessMask.FileWriteData | AccessMask.FileAppendData) || overwrite) storageAccess |= StorageAccess.Write;
@@ -82,11 +92,20 @@ public static class FileCreate
         var attributes = (StorageFileAttributes)(uint)(create.FileAttributes & ~(FileAttributes.Directory | FileAttributes.Normal));
 
         var volume = await share.GetVolumeAsync().ConfigureAwait(false);
+        if (name.Stream is not null && !volume.Capabilities.HasFlag(StorageCapabilities.NamedStreams))
+            return (NtStatus.ObjectNameNotFound, null, null); // FILE_NAMED_STREAMS is not announced for this share
+        List<StorageEa>? eas = null;
+        if (create.FindContext(CreateContextNames.ExtendedAttributes) is { } extA)
+        {
+            var (eaStatus, parsedEas) = Info.ExtendedAttributes.ParseForSet(volume, extA.Data.Span);
+            if (eaStatus != NtStatus.Success) return (eaStatus, null, null);
+            eas = parsedEas;
+        }
         OpenResult opened;
         try
         {
             opened = await volume.OpenAsync(path,
-                new OpenRequest(storageDisposition, storageAccess, kind, attributes, allocation), request.Cancellation).ConfigureAwait(false);
+                new OpenRequest(storageDisposition, storageAccess, kind, attributes, allocation, name.Stream), request.Cancellation).ConfigureAwait(false);
         }
         catch (StorageException ex) when (ex.Error == StorageError.AlreadyExists && disposition == CreateDisposition.Create && kind != ObjectKind.Directory)
         {
@@ -98,7 +117,7 @@ public static class FileCreate
         }
 
         var handle = opened.Handle;
-        var node = share.Nodes.Acquire(handle.FileId);
+        var node = share.Nodes.Acquire(handle.FileId, handle.StreamName);
         var action = (CreateAction)(int)opened.Action;
         bool existed = opened.Action == OpenAction.Opened;
         ulong id = session.NextVolatileId();
@@ -148,6 +167,14 @@ public static class FileCreate
                 metadata = await handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
                 action = disposition == CreateDisposition.Supersede ? CreateAction.Superseded : CreateAction.Overwritten;
             }
+            // MS-FSA 2.1.5.1.2.1: EAs given with the CREATE are set on a new or overwritten file; a caller that does
+            // not understand EAs cannot open a file with FILE_NEED_EA ones.
+            if (eas is not null && action != CreateAction.Opened)
+                await handle.SetEasAsync(eas, request.Cancellation).ConfigureAwait(false);
+            else if (action == CreateAction.Opened && options.HasFlag(CreateOptions.NoEaKnowledge)
+                && volume.Capabilities.HasFlag(StorageCapabilities.FileEas)
+                && (await handle.GetEasAsync(request.Cancellation).ConfigureAwait(false)).Any(e => (e.Flags & StorageEa.NeedEa) != 0))
+                throw new SmbStatusException(NtStatus.AccessDenied);
             if (options.HasFlag(CreateOptions.DeleteOnClose))
             {
                 if (metadata.Attributes.HasFlag(StorageFileAttributes.ReadOnly)) throw new SmbStatusException(NtStatus.CannotDelete);
@@ -198,17 +225,5 @@ public static class FileCreate
             if (ex is SmbStatusException s) return (s.Status, null, null);
             throw;
         }
-    }
-
-    /// <summary>
-    /// The share-relative name of a CREATE: '\'-separated, without a trailing "::$DATA" (the unnamed
-    /// stream) or separators. Null for a name Windows refuses (empty components in the middle).
-    /// </summary>
-    public static string? NormalizeName(string name)
-    {
-        if (name.EndsWith("::$DATA", StringComparison.OrdinalIgnoreCase)) name = name[..^7];
-        name = name.Replace('/', '\\').TrimEnd('\\');
-        if (name.Contains("\\\\", StringComparison.Ordinal)) return null;
-        return name;
     }
 }

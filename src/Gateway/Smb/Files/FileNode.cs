@@ -14,6 +14,8 @@ public sealed class FileNode(FileNodeTable table, ulong fileId)
     private readonly List<ByteRangeLock> _locks = [];
 
     public ulong FileId { get; } = fileId;
+    /// <summary>The named stream (upper-cased key), null for the file itself.</summary>
+    public string? Stream { get; init; }
     public object Gate { get; } = new();
     public bool DeletePending { get; set; }
     public IReadOnlyList<FileOpen> Opens => _opens;
@@ -170,17 +172,22 @@ public sealed record ByteRangeLock(object Owner, ulong Offset, ulong Length, boo
     }
 }
 
-/// <summary>The file nodes of one share, created with the first open and dropped with the last.</summary>
+/// <summary>
+/// The file nodes of one share, created with the first open and dropped with the last. A named stream is a node of its
+/// own (MS-FSA 2.1.1.5: share modes, delete-pending, locks and oplocks are per stream), keyed by the file id and the
+/// stream name (case-insensitive); the file itself has the null stream.
+/// </summary>
 public sealed class FileNodeTable
 {
-    private readonly ConcurrentDictionary<ulong, FileNode> _nodes = new();
+    private readonly ConcurrentDictionary<(ulong, string?), FileNode> _nodes = new();
     private readonly object _gate = new();
 
-    public FileNode Acquire(ulong fileId)
+    public FileNode Acquire(ulong fileId, string? stream = null)
     {
+        var key = Key(fileId, stream);
         lock (_gate)
         {
-            var node = _nodes.GetOrAdd(fileId, id => new FileNode(this, id));
+            var node = _nodes.GetOrAdd(key, k => new FileNode(this, k.Item1) { Stream = k.Item2 });
             node.References++;
             return node;
         }
@@ -190,10 +197,24 @@ public sealed class FileNodeTable
     {
         lock (_gate)
         {
-            if (--node.References == 0) _nodes.TryRemove(new KeyValuePair<ulong, FileNode>(node.FileId, node));
+            if (--node.References == 0) _nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node));
         }
     }
 
-    public FileNode? Find(ulong fileId) => _nodes.GetValueOrDefault(fileId);
+    /// <summary>The node of the file itself (not of one of its streams).</summary>
+    public FileNode? Find(ulong fileId) => _nodes.GetValueOrDefault((fileId, null));
+
+    /// <summary>The node of a file's named stream.</summary>
+    public FileNode? Find(ulong fileId, string? stream) => _nodes.GetValueOrDefault(Key(fileId, stream));
+
+    /// <summary>The nodes of the named streams of a file that have opens now.</summary>
+    public List<FileNode> StreamsOf(ulong fileId)
+    {
+        lock (_gate) return [.. _nodes.Values.Where(n => n.FileId == fileId && n.Stream is not null)];
+    }
+
     public int Count => _nodes.Count;
+
+    private static (ulong, string?) Key(ulong fileId, string? stream) =>
+        (fileId, string.IsNullOrEmpty(stream) ? null : stream.ToUpperInvariant());
 }

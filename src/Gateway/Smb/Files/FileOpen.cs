@@ -32,6 +32,8 @@ public sealed class FileOpen : SmbOpen
     public bool DeleteOnClose { get; set; }
     /// <summary>FilePositionInformation (only stored and returned; I/O is positional).</summary>
     public long Position { get; set; }
+    /// <summary>Index of the next EA a FileFullEaInformation query without a name list returns (MS-FSA 2.1.1.10 Open.NextEaEntry).</summary>
+    public int EaIndex { get; set; }
     /// <summary>FileModeInformation.</summary>
     public uint Mode { get; set; }
     /// <summary>QUERY_DIRECTORY state of a directory open (MS-SMB2 3.3.5.18).</summary>

@@ -57,7 +57,7 @@ public static class FileInfoUpdates
                 return NtStatus.Success;
 
             case FileInformationClass.FullEa:
-                return NtStatus.EasNotSupported; // EXTENDED_ATTRIBUTES is not announced
+                return await ExtendedAttributes.SetAsync(open, buffer, cancel).ConfigureAwait(false);
 
             case FileInformationClass.Allocation:
                 if (span.Length < FileAllocationInformation.MinimumSize) return NtStatus.InfoLengthMismatch;
@@ -184,7 +184,7 @@ public static class FileRename
         // Windows clients send the full path ("dir\new.txt"), some with a leading separator.
         string target = rename.FileName.Replace('/', '\\').TrimStart('\\');
         if (target.Length == 0) return NtStatus.InvalidParameter;
-        if (target.Contains(':')) return NtStatus.InvalidParameter; // stream renames: no named streams here
+        if (target.Contains(':')) return await RenameStreamAsync(open, target, rename.ReplaceIfExists, cancel).ConfigureAwait(false);
         if (share.ReadOnly) return NtStatus.MediaWriteProtected;
 
         string source = open.Handle.Path;
@@ -208,6 +208,35 @@ public static class FileRename
         string renamed = open.Handle.Path;
         share.Notifications?.Publish(source, ChangeKind.RenamedOldName, open.IsDirectory);
         share.Notifications?.Publish(renamed, ChangeKind.RenamedNewName, open.IsDirectory);
+        return NtStatus.Success;
+    }
+
+    /// <summary>
+    /// MS-FSA 2.1.5.14.11: a stream is renamed with a name that is only a stream (":new" or ":new:$DATA"), from a named
+    /// stream to another name of the same file. Renaming to or from the unnamed stream is not offered (INVALID_PARAMETER).
+    /// </summary>
+    private static async ValueTask<NtStatus> RenameStreamAsync(FileOpen open, string target, bool replace, CancellationToken cancel)
+    {
+        if (!target.StartsWith(':')) return NtStatus.InvalidParameter; // "file:stream" as a target: not a stream rename
+        var status = StreamNames.Parse(target, out var name);
+        if (status != NtStatus.Success) return status;
+        if (name.Path.Length != 0 || name.Index) return NtStatus.InvalidParameter;
+        if (open.Handle.StreamName is null || name.Stream is null) return NtStatus.InvalidParameter;
+        if (open.Tree.Share.ReadOnly) return NtStatus.MediaWriteProtected;
+        if (!string.Equals(open.Handle.StreamName, name.Stream, StringComparison.OrdinalIgnoreCase))
+        {
+            // A target stream that is open cannot be replaced.
+            var node = open.Tree.Share.Nodes.Find(open.Node.FileId, name.Stream);
+            if (node is not null)
+            {
+                lock (node.Gate)
+                {
+                    if (node.Opens.Count > 0) return replace ? NtStatus.AccessDenied : NtStatus.ObjectNameCollision;
+                }
+            }
+        }
+        await open.Handle.RenameStreamAsync(name.Stream, replace, cancel).ConfigureAwait(false);
+        open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, false, CompletionFilter.StreamName);
         return NtStatus.Success;
     }
 
