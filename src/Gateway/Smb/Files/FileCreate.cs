@@ -132,8 +132,12 @@ public static class FileCreate
                 await Oplocks.BreakForOpenAsync(node, toNone: overwrite, request.GoAsyncAsync, request.Cancellation).ConfigureAwait(false);
             lock (node.Gate)
             {
-                if (node.DeletePending) throw new SmbStatusException(NtStatus.DeletePending);
+                if (node.DeletePending || share.Nodes.IsDeleteDeferred(handle.FileId)) throw new SmbStatusException(NtStatus.DeletePending);
                 if (existed && node.ShareAccessConflicts(access, open.ShareAccess)) throw new SmbStatusException(NtStatus.SharingViolation);
+                // Deleting a file deletes its streams: an open stream that does not share delete keeps the file from
+                // being opened for DELETE (MS-FSA 2.1.5.1.2; smb2.streams.delete).
+                if (existed && handle.StreamName is null && access.HasFlag(AccessMask.Delete) && StreamBlocksDelete(share.Nodes, handle.FileId))
+                    throw new SmbStatusException(NtStatus.SharingViolation);
                 node.AddOpen(open);
                 granted = Oplocks.Grant(node, open, create.RequestedOplockLevel);
             }
@@ -162,6 +166,7 @@ public static class FileCreate
                 // MS-FSA 2.1.5.1.2.1: overwriting a hidden/system file needs those attributes in the request.
                 if ((mask & ~attributes) != 0) throw new SmbStatusException(NtStatus.AccessDenied);
                 await handle.SetEndOfFileAsync(0, request.Cancellation).ConfigureAwait(false);
+                if (handle.StreamName is null) await DeleteStreamsAsync(volume, share.Nodes, handle, request.Cancellation).ConfigureAwait(false);
                 await handle.SetInfoAsync(new FileInfoUpdate(Attributes: attributes | StorageFileAttributes.Archive), request.Cancellation).ConfigureAwait(false);
                 if (allocation > 0) await handle.SetAllocationSizeAsync(allocation, request.Cancellation).ConfigureAwait(false);
                 metadata = await handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
@@ -224,6 +229,38 @@ public static class FileCreate
             await open.CloseAsync().ConfigureAwait(false);
             if (ex is SmbStatusException s) return (s.Status, null, null);
             throw;
+        }
+    }
+
+    private static bool StreamBlocksDelete(FileNodeTable nodes, ulong fileId)
+    {
+        foreach (var stream in nodes.StreamsOf(fileId))
+        {
+            lock (stream.Gate)
+            {
+                if (stream.Opens.Any(o => !o.ShareAccess.HasFlag(ShareAccess.Delete))) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Overwrite and supersede of a file replace all its data: its named streams are deleted (MS-FSA 2.1.5.1.2.1;
+    /// smb2.streams.create-disposition). Streams open right now are left alone.
+    /// </summary>
+    private static async ValueTask DeleteStreamsAsync(IStorageVolume volume, FileNodeTable nodes, IStorageHandle handle, CancellationToken cancel)
+    {
+        foreach (var s in await handle.GetStreamsAsync(cancel).ConfigureAwait(false))
+        {
+            if (nodes.Find(handle.FileId, s.Name) is not null) continue;
+            try
+            {
+                var opened = await volume.OpenAsync(handle.Path, new OpenRequest(StorageDisposition.Open, StorageAccess.None,
+                    ObjectKind.File, Stream: s.Name), cancel).ConfigureAwait(false);
+                await using (opened.Handle.ConfigureAwait(false))
+                    await opened.Handle.DeleteAsync(cancel).ConfigureAwait(false);
+            }
+            catch (StorageException) { /* gone meanwhile */ }
         }
     }
 }

@@ -215,6 +215,26 @@ public sealed class FileNodeTable
 
     public int Count => _nodes.Count;
 
+    private readonly ConcurrentDictionary<ulong, string> _deferredDeletes = new();
+
+    /// <summary>
+    /// The file was deleted (its last open closed delete-pending) while named streams of it were still open: it stays
+    /// delete-pending (every CREATE of it or its streams is DELETE_PENDING) until the last stream open closes.
+    /// </summary>
+    public void DeferDelete(ulong fileId, string path) => _deferredDeletes[fileId] = path;
+
+    public bool IsDeleteDeferred(ulong fileId) => _deferredDeletes.ContainsKey(fileId);
+
+    /// <summary>After a stream open closed: the path to delete now when the file's delete was deferred and nothing of it is open.</summary>
+    public string? TakeDeferredDelete(ulong fileId)
+    {
+        lock (_gate)
+        {
+            if (!_deferredDeletes.ContainsKey(fileId) || _nodes.Keys.Any(k => k.Item1 == fileId)) return null;
+            return _deferredDeletes.TryRemove(fileId, out var path) ? path : null;
+        }
+    }
+
     private static (ulong, string?) Key(ulong fileId, string? stream) =>
         (fileId, string.IsNullOrEmpty(stream) ? null : stream.ToUpperInvariant());
 }

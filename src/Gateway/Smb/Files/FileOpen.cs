@@ -63,6 +63,12 @@ public sealed class FileOpen : SmbOpen
             if (DeleteOnClose) Node.DeletePending = true;
             bool last = Node.RemoveOpen(this);
             deleteNow = last && Node.DeletePending;
+            // MS-FSA: a file with open named streams is deleted when the last of them closes (smb2.streams.delete).
+            if (deleteNow && Node.Stream is null && Node.Table.StreamsOf(Node.FileId).Any(n => n.References > 0))
+            {
+                Node.Table.DeferDelete(Node.FileId, Handle.Path);
+                deleteNow = false;
+            }
             if (Node.DeletePending && !last) watching = [.. Node.Opens.Where(o => o.Watch is not null)];
         }
         // Opens waiting for this open's oplock break go on once it is closed.
@@ -83,6 +89,12 @@ public sealed class FileOpen : SmbOpen
             Copy.CopyHooks.OpenClosed(this);
             Node.Table.Release(Node);
             Node.NotifyLocksReleased();
+            if (Node.Stream is not null && Node.Table.TakeDeferredDelete(Node.FileId) is string deferred)
+            {
+                try { await Volume.DeleteAsync(deferred).ConfigureAwait(false); }
+                catch (StorageException) { /* already gone or replaced meanwhile */ }
+                Tree.Share.Notifications?.Publish(deferred, ChangeKind.Removed, false);
+            }
             Tree.Share.Notifications?.Publish(Handle.Path, deleteNow ? ChangeKind.Removed : ChangeKind.None, IsDirectory);
         }
     }

@@ -217,7 +217,9 @@ public static class FileRename
     /// </summary>
     private static async ValueTask<NtStatus> RenameStreamAsync(FileOpen open, string target, bool replace, CancellationToken cancel)
     {
-        if (!target.StartsWith(':')) return NtStatus.InvalidParameter; // "file:stream" as a target: not a stream rename
+        // "file:stream" as the target of a stream: Windows answers SHARING_VIOLATION (the file has this stream open);
+        // from the file itself, a stream name is not a rename target.
+        if (!target.StartsWith(':')) return open.Handle.StreamName is not null ? NtStatus.SharingViolation : NtStatus.InvalidParameter;
         var status = StreamNames.Parse(target, out var name);
         if (status != NtStatus.Success) return status;
         if (name.Path.Length != 0 || name.Index) return NtStatus.InvalidParameter;
