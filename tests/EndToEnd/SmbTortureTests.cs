@@ -33,6 +33,8 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
     [InlineData("smb2.timestamps")]
     [InlineData("smb2.mkdir")]
     [InlineData("smb2.deny")]
+    // named streams, EAs, 8.3 names
+    [InlineData("smb2.streams")]
     public async Task SuitePassesAtLeastTheRecordedMinimum(string suite)
     {
         var min = ExpectedMinimum(suite, server.Target);
