@@ -133,7 +133,10 @@ public interface IStorageHandle : IAsyncDisposable, IDisposable
     ValueTask<IReadOnlyList<StorageStreamEntry>> GetStreamsAsync(CancellationToken cancellationToken = default) =>
         ValueTask.FromResult<IReadOnlyList<StorageStreamEntry>>([]);
 
-    /// <summary>Renames the named stream this handle is open on (FileRenameInformation ":new"); the handle follows.</summary>
+    /// <summary>Renames the named stream this handle is open on (FileRenameInformation ":new"); the handle follows.
+    /// "" renames it to the file's unnamed data stream (MS-FSA 2.1.5.15.11.1): the stream's data replaces the file's
+    /// (AlreadyExists when the file has data and <paramref name="replaceIfExists"/> is false; InvalidParameter for a
+    /// directory), the stream is gone, and the handle is then open on the file itself (<see cref="StreamName"/> null).</summary>
     /// <exception cref="StorageException">AlreadyExists (target stream exists, no replace), InvalidParameter (not a
     /// stream handle), NotSupported.</exception>
     ValueTask RenameStreamAsync(string newStreamName, bool replaceIfExists, CancellationToken cancellationToken = default) =>

@@ -8,19 +8,21 @@ internal sealed class LocalStreamHandle : IStorageHandle
 {
     private readonly LocalHandle _file;
 
+    private bool _unnamed;
+
     internal LocalStreamHandle(LocalHandle file, LocalHandle data)
     {
         _file = file;
         Data = data;
     }
 
-    /// <summary>The stream's data file.</summary>
-    internal LocalHandle Data { get; }
+    /// <summary>The stream's data file (the file itself once the stream was renamed to the unnamed stream).</summary>
+    internal LocalHandle Data { get; private set; }
 
     public string Path => _file.Path;
     public bool IsDirectory => false;
     public ulong FileId => _file.FileId;
-    public string? StreamName => LocalVolume.DiskSplit(Data.DiskPathForStreams).Name;
+    public string? StreamName => _unnamed ? null : LocalVolume.DiskSplit(Data.DiskPathForStreams).Name;
     public bool DeleteOnClose => Data.DeleteOnClose;
 
     public ValueTask<int> ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
@@ -72,8 +74,57 @@ internal sealed class LocalStreamHandle : IStorageHandle
 
     public ValueTask RenameStreamAsync(string newStreamName, bool replaceIfExists, CancellationToken cancellationToken = default)
     {
-        Data.Volume.RenameStream(Data, newStreamName, replaceIfExists);
+        ArgumentNullException.ThrowIfNull(newStreamName);
+        if (_unnamed)
+            throw new StorageException(StorageError.InvalidParameter, "The handle is open on the unnamed stream.");
+        if (newStreamName.Length != 0)
+        {
+            Data.Volume.RenameStream(Data, newStreamName, replaceIfExists);
+            return ValueTask.CompletedTask;
+        }
+        // To the unnamed data stream: the stream's data become the file's, the stream goes away.
+        if (_file.IsDirectory)
+            throw new StorageException(StorageError.InvalidParameter, "A directory has no unnamed data stream.");
+        var target = Data.Volume.ReopenForWrite(_file);
+        try
+        {
+            var info = target.GetInfoAsync(cancellationToken).AsTask().GetAwaiter().GetResult();
+            if (info.EndOfFile != 0 && !replaceIfExists)
+                throw new StorageException(StorageError.AlreadyExists, "The file's unnamed stream has data.");
+            target.SetEndOfFileAsync(0, cancellationToken).AsTask().GetAwaiter().GetResult();
+            long size = Data.GetInfoAsync(cancellationToken).AsTask().GetAwaiter().GetResult().EndOfFile;
+            long copied = 0;
+            if (size > 0)
+            {
+                try { copied = Data.CopyTo(0, target, 0, size, cancellationToken); }
+                catch (StorageException e) when (e.Error is StorageError.NotSupported or StorageError.CrossDevice) { copied = 0; }
+            }
+            if (copied < size)
+                CopyByReading(Data, target, copied, size, cancellationToken);
+            Data.DeleteAsync(cancellationToken).AsTask().GetAwaiter().GetResult();
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+        var old = Data;
+        Data = target;
+        _unnamed = true;
+        old.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    private static void CopyByReading(LocalHandle source, LocalHandle target, long from, long size, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[1 << 20];
+        for (long at = from; at < size;)
+        {
+            int n = source.ReadAsync(at, buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - at)), cancellationToken).AsTask().GetAwaiter().GetResult();
+            if (n == 0) break;
+            target.WriteAsync(at, buffer.AsMemory(0, n), cancellationToken).AsTask().GetAwaiter().GetResult();
+            at += n;
+        }
     }
 
     public ValueTask SetDeleteOnCloseAsync(bool deleteOnClose, CancellationToken cancellationToken = default)

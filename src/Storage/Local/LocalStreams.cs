@@ -183,6 +183,22 @@ internal sealed partial class LocalVolume
         }
     }
 
+    /// <summary>A read-write handle on the file a stream belongs to (a stream renamed to the unnamed stream).</summary>
+    internal LocalHandle ReopenForWrite(LocalHandle file)
+    {
+        if (_readOnly)
+            throw new StorageException(StorageError.ReadOnly, "The share is read-only.");
+        using var root = LeaseRoot();
+        var components = StoragePath.Split(file.Path);
+        var (handle, _) = OpenCore(root.Fd, components, new OpenRequest(CreateDisposition.Open, StorageAccess.ReadWrite, ObjectKind.File));
+        if (handle.FileId != file.FileId)
+        {
+            handle.Dispose();
+            throw new StorageException(StorageError.NotFound, "The file was replaced meanwhile.");
+        }
+        return (LocalHandle)handle;
+    }
+
     /// <summary>Renames a stream inside its directory (the data handle follows).</summary>
     internal void RenameStream(LocalHandle data, string newName, bool replaceIfExists)
     {

@@ -15,7 +15,7 @@ public sealed class FileNode(FileNodeTable table, ulong fileId)
 
     public ulong FileId { get; } = fileId;
     /// <summary>The named stream (upper-cased key), null for the file itself.</summary>
-    public string? Stream { get; init; }
+    public string? Stream { get; internal set; }
     public object Gate { get; } = new();
     public bool DeletePending { get; set; }
     public IReadOnlyList<FileOpen> Opens => _opens;
@@ -198,6 +198,23 @@ public sealed class FileNodeTable
         lock (_gate)
         {
             if (--node.References == 0) _nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node));
+        }
+    }
+
+    /// <summary>
+    /// A stream open was renamed (to another stream, or to the unnamed stream with null): its node moves to the new
+    /// key. False, leaving the node where it was, when another node already has that key (it has opens).
+    /// </summary>
+    public bool Rekey(FileNode node, string? newStream)
+    {
+        var key = Key(node.FileId, newStream);
+        lock (_gate)
+        {
+            if (_nodes.TryGetValue(key, out var existing)) return ReferenceEquals(existing, node);
+            if (!_nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node))) return false;
+            node.Stream = key.Item2;
+            _nodes[key] = node;
+            return true;
         }
     }
 

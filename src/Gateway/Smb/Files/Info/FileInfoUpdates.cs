@@ -223,21 +223,24 @@ public static class FileRename
         var status = StreamNames.Parse(target, out var name);
         if (status != NtStatus.Success) return status;
         if (name.Path.Length != 0 || name.Index) return NtStatus.InvalidParameter;
-        if (open.Handle.StreamName is null || name.Stream is null) return NtStatus.InvalidParameter;
+        if (open.Handle.StreamName is null) return NtStatus.InvalidParameter; // the unnamed stream is not renamed to a named one
         if (open.Tree.Share.ReadOnly) return NtStatus.MediaWriteProtected;
+        var nodes = open.Tree.Share.Nodes;
         if (!string.Equals(open.Handle.StreamName, name.Stream, StringComparison.OrdinalIgnoreCase))
         {
-            // A target stream that is open cannot be replaced.
-            var node = open.Tree.Share.Nodes.Find(open.Node.FileId, name.Stream);
+            // A target stream (or unnamed stream) that is open cannot be replaced.
+            var node = nodes.Find(open.Node.FileId, name.Stream);
             if (node is not null)
             {
                 lock (node.Gate)
                 {
-                    if (node.Opens.Count > 0) return replace ? NtStatus.AccessDenied : NtStatus.ObjectNameCollision;
+                    if (node.Opens.Count > 0) return name.Stream is null ? NtStatus.SharingViolation : replace ? NtStatus.AccessDenied : NtStatus.ObjectNameCollision;
                 }
             }
         }
-        await open.Handle.RenameStreamAsync(name.Stream, replace, cancel).ConfigureAwait(false);
+        // "::$DATA" (name.Stream null): the stream becomes the file's unnamed data stream.
+        await open.Handle.RenameStreamAsync(name.Stream ?? "", replace, cancel).ConfigureAwait(false);
+        nodes.Rekey(open.Node, open.Handle.StreamName);
         open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, false, CompletionFilter.StreamName);
         return NtStatus.Success;
     }
