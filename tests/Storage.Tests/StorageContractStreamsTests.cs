@@ -158,6 +158,25 @@ public abstract partial class StorageContractTests
     }
 
     [Fact]
+    public async Task AStreamRenamedToTheUnnamedStreamBecomesTheFileData()
+    {
+        if (!HasStreams) return;
+        await CreateFileAsync("f.txt", "old");
+        await WriteStreamAsync("f.txt", "s", "stream data");
+        var (h, _) = await Volume.OpenAsync("f.txt", OpenStream("s"));
+        await using (h)
+        {
+            var refused = await Assert.ThrowsAsync<StorageException>(async () => await h.RenameStreamAsync("", replaceIfExists: false));
+            Assert.Equal(StorageError.AlreadyExists, refused.Error); // the file has data
+            await h.RenameStreamAsync("", replaceIfExists: true);
+            Assert.Null(h.StreamName);
+            await h.WriteAsync(11, "!"u8.ToArray()); // the handle is now open on the file's data
+        }
+        Assert.Equal("stream data!", await ReadTextAsync("f.txt"));
+        Assert.Empty(await StreamsOfAsync("f.txt"));
+    }
+
+    [Fact]
     public async Task DirectoriesHaveStreamsAndTheStreamStoreIsNeverVisible()
     {
         if (!HasStreams) return;

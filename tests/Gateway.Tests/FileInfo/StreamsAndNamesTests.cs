@@ -112,6 +112,17 @@ public class StreamsAndNamesTests
         Assert.Empty(table.StreamsOf(7));
         Assert.Null(table.Find(7, "Zone.Identifier"));
 
+        // A renamed stream's node follows the new name; a name whose node has opens is not taken over.
+        var a = table.Acquire(7, "a");
+        var b = table.Acquire(7, "b");
+        Assert.False(table.Rekey(a, "B"));
+        Assert.True(table.Rekey(a, "c"));
+        Assert.Same(a, table.Find(7, "C"));
+        Assert.Null(table.Find(7, "a"));
+        table.Release(a);
+        table.Release(b);
+        Assert.Empty(table.StreamsOf(7));
+
         // A delete deferred while streams are open happens when nothing of the file is open any more.
         var s2 = table.Acquire(7, "s");
         table.DeferDelete(7, "f.txt");
