@@ -41,6 +41,33 @@ public class FullEaInformationTests
         Assert.Null(FullEaInformation.ParseGetList([0, 0, 0, 0, 5, (byte)'A', 0]));
     }
 
+    [Fact]
+    public void RandomAndMutatedInputNeverThrows()
+    {
+        var rng = new Random(1234);
+        using var w = new WireWriter();
+        FullEaInformation.Write(w, [new(0, "A", [1, 2]), new(0, "BB", [3]), new(0, "CCC", [])]);
+        byte[] valid = w.ToArray();
+        for (int i = 0; i < 20_000; i++)
+        {
+            byte[] input;
+            if (i % 2 == 0)
+            {
+                input = new byte[rng.Next(0, 64)];
+                rng.NextBytes(input);
+            }
+            else
+            {
+                input = (byte[])valid.Clone();
+                input[rng.Next(input.Length)] = (byte)rng.Next(256);
+                if (rng.Next(4) == 0) input = input[..rng.Next(input.Length)];
+            }
+            var list = FullEaInformation.Parse(input);
+            if (list is not null) Assert.All(list, e => Assert.True(e.Size <= input.Length));
+            FullEaInformation.ParseGetList(input);
+        }
+    }
+
     [Theory]
     [InlineData("EAONE", true)]
     [InlineData("user.name-1", true)]
