@@ -186,7 +186,14 @@ public static class FileCreate
                 open.DeleteOnClose = true;
             }
             session.Opens[id] = open;
-            if (action == CreateAction.Created)
+            if (handle.StreamName is not null)
+            {
+                // A stream is not a directory entry: its file changed (FILE_NOTIFY_CHANGE_STREAM_NAME / _SIZE).
+                if (action != CreateAction.Opened)
+                    share.Notifications?.Publish(handle.Path, ChangeKind.Modified, false,
+                        action == CreateAction.Created ? CompletionFilter.StreamName : CompletionFilter.StreamSize | CompletionFilter.StreamWrite);
+            }
+            else if (action == CreateAction.Created)
                 share.Notifications?.Publish(handle.Path, ChangeKind.Added, metadata.IsDirectory);
             else if (action != CreateAction.Opened)
                 share.Notifications?.Publish(handle.Path, ChangeKind.Modified, metadata.IsDirectory);

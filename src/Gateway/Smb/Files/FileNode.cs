@@ -187,7 +187,11 @@ public sealed class FileNodeTable
         var key = Key(fileId, stream);
         lock (_gate)
         {
-            var node = _nodes.GetOrAdd(key, k => new FileNode(this, k.Item1) { Stream = k.Item2 });
+            var node = _nodes.GetOrAdd(key, k =>
+            {
+                if (k.Item2 is not null) _streamNodes[k.Item1] = _streamNodes.GetValueOrDefault(k.Item1) + 1;
+                return new FileNode(this, k.Item1) { Stream = k.Item2 };
+            });
             node.References++;
             return node;
         }
@@ -197,7 +201,9 @@ public sealed class FileNodeTable
     {
         lock (_gate)
         {
-            if (--node.References == 0) _nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node));
+            if (--node.References == 0 && _nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node))
+                && node.Stream is not null)
+                StreamNodeGone(node.FileId);
         }
     }
 
@@ -212,6 +218,8 @@ public sealed class FileNodeTable
         {
             if (_nodes.TryGetValue(key, out var existing)) return ReferenceEquals(existing, node);
             if (!_nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node))) return false;
+            if (node.Stream is not null) StreamNodeGone(node.FileId);
+            if (key.Item2 is not null) _streamNodes[node.FileId] = _streamNodes.GetValueOrDefault(node.FileId) + 1;
             node.Stream = key.Item2;
             _nodes[key] = node;
             return true;
@@ -224,10 +232,23 @@ public sealed class FileNodeTable
     /// <summary>The node of a file's named stream.</summary>
     public FileNode? Find(ulong fileId, string? stream) => _nodes.GetValueOrDefault(Key(fileId, stream));
 
+    /// <summary>Number of stream nodes per file id (so that files without open streams cost no scan).</summary>
+    private readonly Dictionary<ulong, int> _streamNodes = [];
+
+    private void StreamNodeGone(ulong fileId)
+    {
+        if (_streamNodes.TryGetValue(fileId, out int n) && n > 1) _streamNodes[fileId] = n - 1;
+        else _streamNodes.Remove(fileId);
+    }
+
     /// <summary>The nodes of the named streams of a file that have opens now.</summary>
     public List<FileNode> StreamsOf(ulong fileId)
     {
-        lock (_gate) return [.. _nodes.Values.Where(n => n.FileId == fileId && n.Stream is not null)];
+        lock (_gate)
+        {
+            if (!_streamNodes.ContainsKey(fileId)) return [];
+            return [.. _nodes.Values.Where(n => n.FileId == fileId && n.Stream is not null)];
+        }
     }
 
     public int Count => _nodes.Count;

@@ -95,7 +95,13 @@ public sealed class FileOpen : SmbOpen
                 catch (StorageException) { /* already gone or replaced meanwhile */ }
                 Tree.Share.Notifications?.Publish(deferred, ChangeKind.Removed, false);
             }
-            Tree.Share.Notifications?.Publish(Handle.Path, deleteNow ? ChangeKind.Removed : ChangeKind.None, IsDirectory);
+            // The delete of a named stream changes its file; it does not remove a directory entry.
+            if (Handle.StreamName is not null)
+            {
+                if (deleteNow) Tree.Share.Notifications?.Publish(Handle.Path, ChangeKind.Modified, false, CompletionFilter.StreamName);
+            }
+            else
+                Tree.Share.Notifications?.Publish(Handle.Path, deleteNow ? ChangeKind.Removed : ChangeKind.None, IsDirectory);
         }
     }
 }

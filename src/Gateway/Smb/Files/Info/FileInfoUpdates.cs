@@ -150,7 +150,10 @@ public static class FileInfoUpdates
         if (delete && flags.HasFlag(DispositionExFlags.PosixSemantics))
         {
             await open.Handle.DeleteAsync(cancel).ConfigureAwait(false);
-            open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Removed, open.IsDirectory);
+            if (open.Handle.StreamName is not null)
+                open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, false, CompletionFilter.StreamName);
+            else
+                open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Removed, open.IsDirectory);
         }
         return NtStatus.Success;
     }
