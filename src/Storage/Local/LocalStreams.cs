@@ -361,7 +361,7 @@ internal sealed partial class LocalHandle
         if (size <= 0)
             return result;
         var names = list.AsSpan(0, (int)size);
-        byte[] value = new byte[65536 + 1];
+        byte[]? value = null; // allocated only when the file has EAs (every file has the driver's own xattrs)
         while (!names.IsEmpty)
         {
             int nul = names.IndexOf((byte)0);
@@ -370,6 +370,7 @@ internal sealed partial class LocalHandle
             names = names[(nul + 1)..];
             if (!name.StartsWith(EaPrefix) || name.Length == EaPrefix.Length)
                 continue;
+            value ??= new byte[65536 + 1];
             byte[] cname = new byte[name.Length + 1];
             name.CopyTo(cname);
             nint n;
