@@ -267,6 +267,8 @@ public static class FileRename
         if (handle.FileId == open.Node.FileId) return NtStatus.Success; // another name of the same file (case change)
         if (!replace) return NtStatus.ObjectNameCollision;
         if (handle.IsDirectory) return NtStatus.AccessDenied;
+        // Replacing a file deletes its named streams: an open one is an open of the target too.
+        if (open.Tree.Share.Nodes.StreamsOf(handle.FileId).Count > 0) return NtStatus.AccessDenied;
         var node = open.Tree.Share.Nodes.Find(handle.FileId);
         if (node is not null)
         {
