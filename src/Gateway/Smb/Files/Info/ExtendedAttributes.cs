@@ -61,11 +61,23 @@ public static class ExtendedAttributes
     {
         if (!open.Volume.Capabilities.HasFlag(StorageCapabilities.FileEas)) return InfoAnswer.Fail(NtStatus.EasNotSupported);
         var all = (await open.Handle.GetEasAsync(cancel).ConfigureAwait(false)).Select(ToEntry).ToList();
+        int index = open.EaIndex;
+        var answer = Page(all, flags, input.Span, outputLength, ref index);
+        open.EaIndex = index;
+        return answer;
+    }
+
+    /// <summary>
+    /// The FileFullEaInformation answer for a file's EAs <paramref name="all"/>: the rules of <see cref="QueryAsync"/>,
+    /// with <paramref name="index"/> the open's EA index (advanced past the entries returned when no list is given).
+    /// </summary>
+    public static InfoAnswer Page(List<FullEaEntry> all, uint flags, ReadOnlySpan<byte> input, uint outputLength, ref int index)
+    {
         List<FullEaEntry> selected;
         bool single = (flags & QueryInfoRequest.FlagReturnSingleEntry) != 0;
         if (input.Length > 0)
         {
-            var names = FullEaInformation.ParseGetList(input.Span);
+            var names = FullEaInformation.ParseGetList(input);
             if (names is null) return InfoAnswer.Fail(NtStatus.EaListInconsistent);
             selected = [];
             foreach (var n in names)
@@ -78,9 +90,9 @@ public static class ExtendedAttributes
         else
         {
             if (all.Count == 0) return InfoAnswer.Fail(NtStatus.NoEasOnFile);
-            if ((flags & QueryInfoRequest.FlagRestartScan) != 0) open.EaIndex = 0;
-            if (open.EaIndex >= all.Count) return InfoAnswer.Fail(NtStatus.NoMoreEas);
-            selected = all.GetRange(open.EaIndex, all.Count - open.EaIndex);
+            if ((flags & QueryInfoRequest.FlagRestartScan) != 0) index = 0;
+            if (index >= all.Count) return InfoAnswer.Fail(NtStatus.NoMoreEas);
+            selected = all.GetRange(index, all.Count - index);
         }
         if (single && selected.Count > 1) selected = selected.GetRange(0, 1);
 
@@ -94,7 +106,7 @@ public static class ExtendedAttributes
             used = (size + 3) & ~3;
         }
         if (fit == 0) return new InfoAnswer(NtStatus.BufferTooSmall, [], 0, selected[0].Size);
-        if (input.Length == 0) open.EaIndex += fit;
+        if (input.Length == 0) index += fit;
         var status = fit < selected.Count ? NtStatus.BufferOverflow : NtStatus.Success;
         using var w = new WireWriter(used + 8);
         FullEaInformation.Write(w, selected.GetRange(0, fit));
