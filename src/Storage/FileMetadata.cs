@@ -46,3 +46,17 @@ public readonly record struct FileInfoUpdate(
 
 /// <summary>One directory entry: the name as stored (case preserved) and its metadata.</summary>
 public readonly record struct StorageDirectoryEntry(string Name, FileMetadata Metadata);
+
+/// <summary>A named data stream of a file or directory: its name as stored (case preserved, without ':' or ":$DATA"),
+/// its size and the bytes allocated for it.</summary>
+public readonly record struct StorageStreamEntry(string Name, long Size, long AllocationSize);
+
+/// <summary>
+/// A Windows extended attribute (MS-FSCC 2.4.15): an ASCII name (compared case-insensitively; Windows keeps it upper
+/// case), flags (FILE_NEED_EA = 0x80) and a value (an empty value deletes the attribute when set).
+/// </summary>
+public sealed record StorageEa(string Name, byte Flags, byte[] Value)
+{
+    /// <summary>FILE_NEED_EA: the file cannot be understood without this attribute.</summary>
+    public const byte NeedEa = 0x80;
+}

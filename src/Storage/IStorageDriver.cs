@@ -122,4 +122,33 @@ public interface IStorageHandle : IAsyncDisposable, IDisposable
 
     /// <summary>Deletes the object now; the handle stays usable for I/O until closed (POSIX semantics).</summary>
     ValueTask DeleteAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The named stream this handle is open on (stored case), null for the file or directory itself.
+    /// A stream handle's <see cref="Path"/> and <see cref="FileId"/> are those of its file; its data, size and
+    /// delete-on-close are the stream's; its times and attributes are the file's.</summary>
+    string? StreamName => null;
+
+    /// <summary>The named streams of the file (whichever stream this handle is open on), not the unnamed one.
+    /// Empty on volumes without <see cref="StorageCapabilities.NamedStreams"/>.</summary>
+    ValueTask<IReadOnlyList<StorageStreamEntry>> GetStreamsAsync(CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<IReadOnlyList<StorageStreamEntry>>([]);
+
+    /// <summary>Renames the named stream this handle is open on (FileRenameInformation ":new"); the handle follows.
+    /// "" renames it to the file's unnamed data stream (MS-FSA 2.1.5.15.11.1): the stream's data replaces the file's
+    /// (AlreadyExists when the file has data and <paramref name="replaceIfExists"/> is false; InvalidParameter for a
+    /// directory), the stream is gone, and the handle is then open on the file itself (<see cref="StreamName"/> null).</summary>
+    /// <exception cref="StorageException">AlreadyExists (target stream exists, no replace), InvalidParameter (not a
+    /// stream handle), NotSupported.</exception>
+    ValueTask RenameStreamAsync(string newStreamName, bool replaceIfExists, CancellationToken cancellationToken = default) =>
+        throw new StorageException(StorageError.NotSupported, "Named streams are not supported by this backend.");
+
+    /// <summary>The file's extended attributes (<see cref="StorageCapabilities.FileEas"/>), in a stable order; empty
+    /// when it has none.</summary>
+    ValueTask<IReadOnlyList<StorageEa>> GetEasAsync(CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<IReadOnlyList<StorageEa>>([]);
+
+    /// <summary>Sets (or, with an empty value, removes) extended attributes of the file; names are validated by the
+    /// caller (ASCII, 1-255 bytes). NotSupported without <see cref="StorageCapabilities.FileEas"/>.</summary>
+    ValueTask SetEasAsync(IReadOnlyList<StorageEa> eas, CancellationToken cancellationToken = default) =>
+        throw new StorageException(StorageError.NotSupported, "Extended attributes are not supported by this backend.");
 }

@@ -57,12 +57,18 @@ public enum StorageAccess
 /// <param name="Kind">Directory / non-directory constraint.</param>
 /// <param name="Attributes">Attributes of a created, overwritten or superseded object (Archive is added for files).</param>
 /// <param name="AllocationSize">Initial allocation for a created, overwritten or superseded file (0: none).</param>
+/// <param name="Stream">A named data stream of the file or directory at the path (null or "": the file itself).
+/// Only on volumes with <see cref="StorageCapabilities.NamedStreams"/> (others: <see cref="StorageError.NotSupported"/>).
+/// The name is matched case-insensitively and kept with the case it was created with; it is validated with
+/// <see cref="StoragePath.ValidateStreamName"/>. The disposition applies to the stream; a create of a stream on a
+/// missing file creates the file too (a file, as Windows); <see cref="Kind"/> must not be Directory.</param>
 public readonly record struct OpenRequest(
     CreateDisposition Disposition,
     StorageAccess Access = StorageAccess.Read,
     ObjectKind Kind = ObjectKind.Any,
     StorageFileAttributes Attributes = StorageFileAttributes.None,
-    long AllocationSize = 0);
+    long AllocationSize = 0,
+    string? Stream = null);
 
 /// <summary>Result of <see cref="IStorageVolume.OpenAsync"/>: the handle (owned by the caller) and what was done.</summary>
 public readonly record struct OpenResult(IStorageHandle Handle, OpenAction Action);

@@ -25,6 +25,12 @@ public enum StorageCapabilities
     NativeBirthTime = 1 << 7,
     /// <summary>Space can be preallocated (<see cref="IStorageHandle.SetAllocationSizeAsync"/> reserves blocks).</summary>
     Preallocation = 1 << 8,
+    /// <summary>Named data streams (<see cref="OpenRequest.Stream"/>, <see cref="IStorageHandle.GetStreamsAsync"/>):
+    /// each stream is a file of its own for I/O, copy and clone; the gateway announces FILE_NAMED_STREAMS.</summary>
+    NamedStreams = 1 << 9,
+    /// <summary>Windows extended attributes (name/value pairs, <see cref="IStorageHandle.GetEasAsync"/>); the gateway
+    /// announces FILE_SUPPORTS_EXTENDED_ATTRIBUTES.</summary>
+    FileEas = 1 << 10,
 }
 
 /// <summary>Sizes and identity of a volume (FileFsSizeInformation, FileFsVolumeInformation, FileFsAttributeInformation).</summary>

@@ -71,6 +71,24 @@ public static class StoragePath
         return !name.ContainsAnyInRange('\uD800', '\uDFFF') || IsWellFormedUtf16(name);
     }
 
+    /// <summary>
+    /// Validates a stream name (MS-FSCC 2.1.5.3: 1-255 characters, none of NUL '\\' '/' ':'; "." and ".." are refused
+    /// too, they cannot name a file of the backend).
+    /// </summary>
+    /// <exception cref="StorageException">NameInvalid.</exception>
+    public static void ValidateStreamName(ReadOnlySpan<char> name)
+    {
+        if (name.Length == 0 || name.Length > MaxComponentLength || name is "." or "..")
+            throw new StorageException(StorageError.NameInvalid, "Invalid stream name length.");
+        foreach (char c in name)
+        {
+            if (c is '\0' or '\\' or '/' or ':')
+                throw new StorageException(StorageError.NameInvalid, "The stream name contains a character Windows does not allow.");
+        }
+        if (name.ContainsAnyInRange('\uD800', '\uDFFF') && !IsWellFormedUtf16(name))
+            throw new StorageException(StorageError.NameInvalid, "The stream name is not well-formed UTF-16.");
+    }
+
     /// <summary>Joins components with the canonical separator.</summary>
     public static string Join(ReadOnlySpan<string> components) => string.Join(Separator, components);
 

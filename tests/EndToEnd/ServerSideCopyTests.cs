@@ -21,8 +21,8 @@ public sealed partial class ServerSideCopyTests(ServerSideCopyGateway gateway, I
 
     /// <summary>
     /// smb2.ioctl's resume-key, copy_chunk_*, sparse_copy_chunk and dup_extents_* tests, one smbtorture run per share.
-    /// The names come from <c>smbtorture --list smb2.ioctl</c>, so a new copy_chunk_ test is picked up. Not run:
-    /// "copy-chunk streams" (it copies between named streams, which the gateway does not support).
+    /// The names come from <c>smbtorture --list smb2.ioctl</c>, so a new copy_chunk_ test is picked up. Also
+    /// "copy-chunk streams" (copy-chunk between named streams) and the smb2.ioctl-on-stream suite (FSCTLs on a stream handle).
     /// </summary>
     [Theory]
     [InlineData("btrfs")]
@@ -31,6 +31,8 @@ public sealed partial class ServerSideCopyTests(ServerSideCopyGateway gateway, I
     {
         var list = await ProcessRunner.RunAsync("smbtorture", ["--list", "smb2.ioctl"], TimeSpan.FromSeconds(60));
         var names = TortureListLine().Matches(list.StdOut).Select(m => m.Groups[1].Value).Distinct().ToList();
+        Assert.Contains("smb2.ioctl.copy-chunk streams.copy-chunk streams", list.StdOut);
+        names.Add("copy-chunk streams");
         Assert.True(names.Count >= 30 && names.Contains("req_resume_key") && names.Contains("dup_extents_simple"),
             $"smbtorture --list smb2.ioctl names the copy tests (found {names.Count}: {string.Join(' ', names)})\n{list}");
 
@@ -41,7 +43,9 @@ public sealed partial class ServerSideCopyTests(ServerSideCopyGateway gateway, I
             // copy_chunk_across_shares*: the second share, on the same file system
             $"--option=torture:share2={(share == "btrfs" ? "btrfs2" : share)}",
             .. names.Select(n => "smb2.ioctl." + n),
+            "smb2.ioctl-on-stream",
         ], TimeSpan.FromSeconds(180));
+        names.Add("ioctl-on-stream");
         output.WriteLine(r.ToString());
 
         var results = TortureResultLine().Matches(r.StdOut).ToDictionary(m => m.Groups[2].Value, m => m.Groups[1].Value);
@@ -182,7 +186,7 @@ public sealed partial class ServerSideCopyTests(ServerSideCopyGateway gateway, I
     [GeneratedRegex(@"^smb2\.ioctl\.(req_resume_key|req_two_resume_keys|copy_chunk_\w+|sparse_copy_chunk|dup_extents_\w+)\.\1\s*$", RegexOptions.Multiline)]
     private static partial Regex TortureListLine();
 
-    [GeneratedRegex(@"^(success|failure|error|skip|xfail|todo): (\S+)", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^(success|failure|error|skip|xfail|todo): ([^\[\r\n]*[^\[\s])", RegexOptions.Multiline)]
     private static partial Regex TortureResultLine();
 
     [GeneratedRegex(@"^\s*\d+:")]

@@ -36,6 +36,8 @@ public sealed class SmbTortureTests(GatewayFixture server, ITestOutputHelper out
     // durable handles (lease variants skip or fail: no leases)
     [InlineData("smb2.durable-open")]
     [InlineData("smb2.durable-v2-open")]
+    // named streams, EAs, 8.3 names
+    [InlineData("smb2.streams")]
     public async Task SuitePassesAtLeastTheRecordedMinimum(string suite)
     {
         var min = ExpectedMinimum(suite, server.Target);

@@ -10,7 +10,7 @@ namespace SmbCopy.Storage.Tests;
 /// to create them on the server through another route); a hook that cannot be implemented fails the test, it is
 /// never skipped.
 /// </summary>
-public abstract class StorageContractTests : IAsyncLifetime
+public abstract partial class StorageContractTests : IAsyncLifetime
 {
     private IStorageVolume? _volume;
 

@@ -77,7 +77,7 @@ internal static unsafe partial class Libc
     public const int FS_CASEFOLD_FL = 0x40000000;
 
     // ----- errno -----
-    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EIO = 5, ENXIO = 6, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
+    public const int EPERM = 1, ENOENT = 2, E2BIG = 7, EINTR = 4, EIO = 5, ENXIO = 6, EBADF = 9, EAGAIN = 11, ENOMEM = 12,
         EACCES = 13, EBUSY = 16, EEXIST = 17, EXDEV = 18, ENODEV = 19, ENOTDIR = 20, EISDIR = 21, EINVAL = 22,
         ENFILE = 23, EMFILE = 24, ENOTTY = 25, ETXTBSY = 26, EFBIG = 27, ENOSPC = 28, EROFS = 30, EMLINK = 31,
         ERANGE = 34, ENAMETOOLONG = 36, ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40, ENODATA = 61,
@@ -219,6 +219,14 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "fsetxattr", SetLastError = true)]
     public static partial int Fsetxattr(int fd, byte* name, byte* value, nuint size, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "flistxattr", SetLastError = true)]
+    public static partial nint Flistxattr(int fd, byte* list, nuint size);
+
+    [LibraryImport(Lib, EntryPoint = "fremovexattr", SetLastError = true)]
+    public static partial int Fremovexattr(int fd, byte* name);
+
+    public const int XATTR_CREATE = 1;
 
     [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(int fd);

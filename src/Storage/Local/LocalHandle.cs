@@ -9,7 +9,7 @@ namespace SmbCopy.Storage.Local;
 /// An open local file or directory: one descriptor, positional I/O (pread/pwrite through <see cref="RandomAccess"/>,
 /// which runs blocking reads and writes on the thread pool). Metadata calls are short system calls made inline.
 /// </summary>
-internal sealed class LocalHandle : IStorageHandle
+internal sealed partial class LocalHandle : IStorageHandle
 {
     private readonly SafeFileHandle _fd;
     private readonly StorageAccess _access;
@@ -400,7 +400,10 @@ internal sealed class LocalHandle : IStorageHandle
                             throw new StorageException(StorageError.AccessDenied, "A directory cannot replace a file.");
                         if (IsReadOnlyEntry(newParent, existing))
                             throw new StorageException(StorageError.AccessDenied, "The rename target is read-only.");
+                        string? replacedStreams = Volume.HasNamedStreams ? StreamIdOfEntry(newParent, existing) : null;
                         Rename(oldParent, oldName, newParent, existing, noReplace: false);
+                        if (replacedStreams is not null)
+                            Volume.RemoveStreamDirectory(replacedStreams); // the replaced file's streams go with it
                         if (existing != newName)
                             Rename(newParent, existing, newParent, newName, noReplace: true);
                     }
@@ -538,6 +541,7 @@ internal sealed class LocalHandle : IStorageHandle
             try
             {
                 CheckIdentity(parent, name);
+                string? streams = StreamIdBeforeDelete();
                 var before = NameCache.Observe(parent);
                 if (Unlinkat(parent, name, IsDirectory ? AT_REMOVEDIR : 0) != 0)
                 {
@@ -548,6 +552,8 @@ internal sealed class LocalHandle : IStorageHandle
                 }
                 Volume.Names.Changed(parent, before, null, name);
                 _deleted = true;
+                if (streams is not null)
+                    Volume.RemoveStreamDirectory(streams); // a file's named streams are deleted with it
             }
             finally { Close(parent); }
         }

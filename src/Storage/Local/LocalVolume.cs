@@ -15,7 +15,7 @@ namespace SmbCopy.Storage.Local;
 /// <para>Names: the exact name is tried first; if absent, a case-insensitive match is looked up in
 /// <see cref="NameCache"/>. New names keep the case given.</para>
 /// </summary>
-internal sealed class LocalVolume : IStorageVolume
+internal sealed partial class LocalVolume : IStorageVolume
 {
     private const ulong Resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     private readonly SafeFileHandle _root;
@@ -106,6 +106,9 @@ internal sealed class LocalVolume : IStorageVolume
         {
             caps |= StorageCapabilities.CaseSensitiveBackingStore;
         }
+        // Named streams live in the stream depot and are linked from their file by an xattr; EAs are xattrs.
+        if ((caps & StorageCapabilities.ExtendedAttributes) != 0)
+            caps |= StorageCapabilities.NamedStreams | StorageCapabilities.FileEas;
 
         // Offload probes on two unnamed temporary files (never visible in the share).
         caps |= StorageCapabilities.RangeCopy; // copy_file_range exists since Linux 4.5; refused calls fall back
@@ -271,11 +274,19 @@ internal sealed class LocalVolume : IStorageVolume
             throw new StorageException(StorageError.InvalidParameter, "A directory cannot be overwritten or superseded.");
 
         using var root = new FdLease(_root);
+        if (!string.IsNullOrEmpty(request.Stream))
+            return ValueTask.FromResult(OpenStream(root.Fd, components, request));
+        return ValueTask.FromResult(OpenCore(root.Fd, components, request));
+    }
+
+    /// <summary>Opens share-relative (or, for streams, depot) components, retrying when the name changes meanwhile.</summary>
+    private OpenResult OpenCore(int rootFd, string[] components, OpenRequest request)
+    {
         for (int attempt = 0; ; attempt++)
         {
-            var result = TryOpen(root.Fd, components, request, out bool raced);
+            var result = TryOpen(rootFd, components, request, out bool raced);
             if (!raced)
-                return ValueTask.FromResult(result);
+                return result;
             if (attempt == 3)
                 throw new StorageException(StorageError.Busy, "The name keeps changing while it is opened.");
         }
@@ -542,6 +553,9 @@ internal sealed class LocalVolume : IStorageVolume
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
+        // A named stream is a file of its own: copy and clone work on its data file.
+        if (source is LocalStreamHandle sourceStream) source = sourceStream.Data;
+        if (destination is LocalStreamHandle destinationStream) destination = destinationStream.Data;
         if (source is not LocalHandle src || destination is not LocalHandle dst)
             throw new StorageException(StorageError.CrossDevice, "Both handles must belong to the local driver.");
         if (src.IsDirectory || dst.IsDirectory)

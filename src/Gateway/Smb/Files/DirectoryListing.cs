@@ -167,6 +167,7 @@ public static class DirectoryListing
         return new DirectoryEntry
         {
             FileName = e.Name,
+            ShortName = Info.ShortNames.ForDirectoryEntry(e.Name),
             CreationTime = m.CreationTime.ToFileTimeUtc(),
             LastAccessTime = m.LastAccessTime.ToFileTimeUtc(),
             LastWriteTime = m.LastWriteTime.ToFileTimeUtc(),

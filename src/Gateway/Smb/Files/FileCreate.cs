@@ -25,9 +25,9 @@ public static class FileCreate
         var session = request.Session!;
         var share = tree.Share;
 
-        string? path = NormalizeName(create.Name);
-        if (path is null) return (NtStatus.ObjectNameInvalid, null, null);
-        if (path.Contains(':')) return (NtStatus.ObjectNameNotFound, null, null); // no named streams on this backend
+        var nameStatus = StreamNames.Parse(create.Name, out var name);
+        if (nameStatus != NtStatus.Success) return (nameStatus, null, null);
+        string path = name.Path;
 
         foreach (var context in create.CreateContexts)
         {
@@ -35,8 +35,6 @@ public static class FileCreate
             {
                 case CreateContextNames.Timewarp:
                     return (NtStatus.ObjectNameNotFound, null, null); // no previous versions
-                case CreateContextNames.ExtendedAttributes:
-                    return (NtStatus.EasNotSupported, null, null);
             }
         }
 
@@ -63,6 +61,18 @@ public static class FileCreate
 
         var kind = options.HasFlag(CreateOptions.DirectoryFile) ? ObjectKind.Directory
             : options.HasFlag(CreateOptions.NonDirectoryFile) ? ObjectKind.File : ObjectKind.Any;
+        // MS-FSA 2.1.5.1: a named data stream is never a directory; "::$DATA" is the unnamed data stream, which a
+        // directory does not have; "::$INDEX_ALLOCATION" is the directory itself.
+        if (name.Stream is not null || name.UnnamedData)
+        {
+            if (kind == ObjectKind.Directory) return (NtStatus.NotADirectory, null, null);
+            kind = ObjectKind.File;
+        }
+        else if (name.Index)
+        {
+            if (kind == ObjectKind.File) return (NtStatus.FileIsADirectory, null, null);
+            kind = ObjectKind.Directory;
+        }
         var storageAccess = StorageAccess.None;
         if (access.HasAny(AccessMask.FileReadData | AccessMask.FileExecute)) storageAccess |= StorageAccess.Read;
         if (access.HasAny(AccessMask.FileWriteData | AccessMask.FileAppendData) || overwrite) storageAccess |= StorageAccess.Write;
@@ -80,11 +90,20 @@ public static class FileCreate
         var attributes = (StorageFileAttributes)(uint)(create.FileAttributes & ~(FileAttributes.Directory | FileAttributes.Normal));
 
         var volume = await share.GetVolumeAsync().ConfigureAwait(false);
+        if (name.Stream is not null && !volume.Capabilities.HasFlag(StorageCapabilities.NamedStreams))
+            return (NtStatus.ObjectNameNotFound, null, null); // FILE_NAMED_STREAMS is not announced for this share
+        List<StorageEa>? eas = null;
+        if (create.FindContext(CreateContextNames.ExtendedAttributes) is { } extA)
+        {
+            var (eaStatus, parsedEas) = Info.ExtendedAttributes.ParseForSet(volume, extA.Data.Span);
+            if (eaStatus != NtStatus.Success) return (eaStatus, null, null);
+            eas = parsedEas;
+        }
         OpenResult opened;
         try
         {
             opened = await volume.OpenAsync(path,
-                new OpenRequest(storageDisposition, storageAccess, kind, attributes, allocation), request.Cancellation).ConfigureAwait(false);
+                new OpenRequest(storageDisposition, storageAccess, kind, attributes, allocation, name.Stream), request.Cancellation).ConfigureAwait(false);
         }
         catch (StorageException ex) when (ex.Error == StorageError.AlreadyExists && disposition == CreateDisposition.Create && kind != ObjectKind.Directory)
         {
@@ -96,7 +115,7 @@ public static class FileCreate
         }
 
         var handle = opened.Handle;
-        var node = share.Nodes.Acquire(handle.FileId);
+        var node = share.Nodes.Acquire(handle.FileId, handle.StreamName);
         var action = (CreateAction)(int)opened.Action;
         bool existed = opened.Action == OpenAction.Opened;
         ulong id = session.NextVolatileId();
@@ -111,8 +130,12 @@ public static class FileCreate
                 await Oplocks.BreakForOpenAsync(node, toNone: overwrite, request.GoAsyncAsync, request.Cancellation).ConfigureAwait(false);
             lock (node.Gate)
             {
-                if (node.DeletePending) throw new SmbStatusException(NtStatus.DeletePending);
+                if (node.DeletePending || share.Nodes.IsDeleteDeferred(handle.FileId)) throw new SmbStatusException(NtStatus.DeletePending);
                 if (existed && node.ShareAccessConflicts(access, open.ShareAccess)) throw new SmbStatusException(NtStatus.SharingViolation);
+                // Deleting a file deletes its streams: an open stream that does not share delete keeps the file from
+                // being opened for DELETE (MS-FSA 2.1.5.1.2; smb2.streams.delete).
+                if (existed && handle.StreamName is null && access.HasFlag(AccessMask.Delete) && StreamBlocksDelete(share.Nodes, handle.FileId))
+                    throw new SmbStatusException(NtStatus.SharingViolation);
                 node.AddOpen(open);
                 granted = Oplocks.Grant(node, open, create.RequestedOplockLevel);
             }
@@ -141,18 +164,34 @@ public static class FileCreate
                 // MS-FSA 2.1.5.1.2.1: overwriting a hidden/system file needs those attributes in the request.
                 if ((mask & ~attributes) != 0) throw new SmbStatusException(NtStatus.AccessDenied);
                 await handle.SetEndOfFileAsync(0, request.Cancellation).ConfigureAwait(false);
+                if (handle.StreamName is null) await DeleteStreamsAsync(volume, share.Nodes, handle, request.Cancellation).ConfigureAwait(false);
                 await handle.SetInfoAsync(new FileInfoUpdate(Attributes: attributes | StorageFileAttributes.Archive), request.Cancellation).ConfigureAwait(false);
                 if (allocation > 0) await handle.SetAllocationSizeAsync(allocation, request.Cancellation).ConfigureAwait(false);
                 metadata = await handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
                 action = disposition == CreateDisposition.Supersede ? CreateAction.Superseded : CreateAction.Overwritten;
             }
+            // MS-FSA 2.1.5.1.2.1: EAs given with the CREATE are set on a new or overwritten file; a caller that does
+            // not understand EAs cannot open a file with FILE_NEED_EA ones.
+            if (eas is not null && action != CreateAction.Opened)
+                await handle.SetEasAsync(eas, request.Cancellation).ConfigureAwait(false);
+            else if (action == CreateAction.Opened && options.HasFlag(CreateOptions.NoEaKnowledge)
+                && volume.Capabilities.HasFlag(StorageCapabilities.FileEas)
+                && (await handle.GetEasAsync(request.Cancellation).ConfigureAwait(false)).Any(e => (e.Flags & StorageEa.NeedEa) != 0))
+                throw new SmbStatusException(NtStatus.AccessDenied);
             if (options.HasFlag(CreateOptions.DeleteOnClose))
             {
                 if (metadata.Attributes.HasFlag(StorageFileAttributes.ReadOnly)) throw new SmbStatusException(NtStatus.CannotDelete);
                 open.DeleteOnClose = true;
             }
             session.Opens[id] = open;
-            if (action == CreateAction.Created)
+            if (handle.StreamName is not null)
+            {
+                // A stream is not a directory entry: its file changed (FILE_NOTIFY_CHANGE_STREAM_NAME / _SIZE).
+                if (action != CreateAction.Opened)
+                    share.Notifications?.Publish(handle.Path, ChangeKind.Modified, false,
+                        action == CreateAction.Created ? CompletionFilter.StreamName : CompletionFilter.StreamSize | CompletionFilter.StreamWrite);
+            }
+            else if (action == CreateAction.Created)
                 share.Notifications?.Publish(handle.Path, ChangeKind.Added, metadata.IsDirectory);
             else if (action != CreateAction.Opened)
                 share.Notifications?.Publish(handle.Path, ChangeKind.Modified, metadata.IsDirectory);
@@ -199,15 +238,35 @@ public static class FileCreate
         }
     }
 
-    /// <summary>
-    /// The share-relative name of a CREATE: '\'-separated, without a trailing "::$DATA" (the unnamed
-    /// stream) or separators. Null for a name Windows refuses (empty components in the middle).
-    /// </summary>
-    public static string? NormalizeName(string name)
+    private static bool StreamBlocksDelete(FileNodeTable nodes, ulong fileId)
     {
-        if (name.EndsWith("::$DATA", StringComparison.OrdinalIgnoreCase)) name = name[..^7];
-        name = name.Replace('/', '\\').TrimEnd('\\');
-        if (name.Contains("\\\\", StringComparison.Ordinal)) return null;
-        return name;
+        foreach (var stream in nodes.StreamsOf(fileId))
+        {
+            lock (stream.Gate)
+            {
+                if (stream.Opens.Any(o => !o.ShareAccess.HasFlag(ShareAccess.Delete))) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Overwrite and supersede of a file replace all its data: its named streams are deleted (MS-FSA 2.1.5.1.2.1;
+    /// smb2.streams.create-disposition). Streams open right now are left alone.
+    /// </summary>
+    private static async ValueTask DeleteStreamsAsync(IStorageVolume volume, FileNodeTable nodes, IStorageHandle handle, CancellationToken cancel)
+    {
+        foreach (var s in await handle.GetStreamsAsync(cancel).ConfigureAwait(false))
+        {
+            if (nodes.Find(handle.FileId, s.Name) is not null) continue;
+            try
+            {
+                var opened = await volume.OpenAsync(handle.Path, new OpenRequest(StorageDisposition.Open, StorageAccess.None,
+                    ObjectKind.File, Stream: s.Name), cancel).ConfigureAwait(false);
+                await using (opened.Handle.ConfigureAwait(false))
+                    await opened.Handle.DeleteAsync(cancel).ConfigureAwait(false);
+            }
+            catch (StorageException) { /* gone meanwhile */ }
+        }
     }
 }

@@ -14,6 +14,8 @@ public sealed class FileNode(FileNodeTable table, ulong fileId)
     private readonly List<ByteRangeLock> _locks = [];
 
     public ulong FileId { get; } = fileId;
+    /// <summary>The named stream (upper-cased key), null for the file itself.</summary>
+    public string? Stream { get; internal set; }
     public object Gate { get; } = new();
     public bool DeletePending { get; set; }
     public IReadOnlyList<FileOpen> Opens => _opens;
@@ -170,17 +172,26 @@ public sealed record ByteRangeLock(object Owner, ulong Offset, ulong Length, boo
     }
 }
 
-/// <summary>The file nodes of one share, created with the first open and dropped with the last.</summary>
+/// <summary>
+/// The file nodes of one share, created with the first open and dropped with the last. A named stream is a node of its
+/// own (MS-FSA 2.1.1.5: share modes, delete-pending, locks and oplocks are per stream), keyed by the file id and the
+/// stream name (case-insensitive); the file itself has the null stream.
+/// </summary>
 public sealed class FileNodeTable
 {
-    private readonly ConcurrentDictionary<ulong, FileNode> _nodes = new();
+    private readonly ConcurrentDictionary<(ulong, string?), FileNode> _nodes = new();
     private readonly object _gate = new();
 
-    public FileNode Acquire(ulong fileId)
+    public FileNode Acquire(ulong fileId, string? stream = null)
     {
+        var key = Key(fileId, stream);
         lock (_gate)
         {
-            var node = _nodes.GetOrAdd(fileId, id => new FileNode(this, id));
+            var node = _nodes.GetOrAdd(key, k =>
+            {
+                if (k.Item2 is not null) _streamNodes[k.Item1] = _streamNodes.GetValueOrDefault(k.Item1) + 1;
+                return new FileNode(this, k.Item1) { Stream = k.Item2 };
+            });
             node.References++;
             return node;
         }
@@ -190,10 +201,78 @@ public sealed class FileNodeTable
     {
         lock (_gate)
         {
-            if (--node.References == 0) _nodes.TryRemove(new KeyValuePair<ulong, FileNode>(node.FileId, node));
+            if (--node.References == 0 && _nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node))
+                && node.Stream is not null)
+                StreamNodeGone(node.FileId);
         }
     }
 
-    public FileNode? Find(ulong fileId) => _nodes.GetValueOrDefault(fileId);
+    /// <summary>
+    /// A stream open was renamed (to another stream, or to the unnamed stream with null): its node moves to the new
+    /// key. False, leaving the node where it was, when another node already has that key (it has opens).
+    /// </summary>
+    public bool Rekey(FileNode node, string? newStream)
+    {
+        var key = Key(node.FileId, newStream);
+        lock (_gate)
+        {
+            if (_nodes.TryGetValue(key, out var existing)) return ReferenceEquals(existing, node);
+            if (!_nodes.TryRemove(new KeyValuePair<(ulong, string?), FileNode>((node.FileId, node.Stream), node))) return false;
+            if (node.Stream is not null) StreamNodeGone(node.FileId);
+            if (key.Item2 is not null) _streamNodes[node.FileId] = _streamNodes.GetValueOrDefault(node.FileId) + 1;
+            node.Stream = key.Item2;
+            _nodes[key] = node;
+            return true;
+        }
+    }
+
+    /// <summary>The node of the file itself (not of one of its streams).</summary>
+    public FileNode? Find(ulong fileId) => _nodes.GetValueOrDefault((fileId, null));
+
+    /// <summary>The node of a file's named stream.</summary>
+    public FileNode? Find(ulong fileId, string? stream) => _nodes.GetValueOrDefault(Key(fileId, stream));
+
+    /// <summary>Number of stream nodes per file id (so that files without open streams cost no scan).</summary>
+    private readonly Dictionary<ulong, int> _streamNodes = [];
+
+    private void StreamNodeGone(ulong fileId)
+    {
+        if (_streamNodes.TryGetValue(fileId, out int n) && n > 1) _streamNodes[fileId] = n - 1;
+        else _streamNodes.Remove(fileId);
+    }
+
+    /// <summary>The nodes of the named streams of a file that have opens now.</summary>
+    public List<FileNode> StreamsOf(ulong fileId)
+    {
+        lock (_gate)
+        {
+            if (!_streamNodes.ContainsKey(fileId)) return [];
+            return [.. _nodes.Values.Where(n => n.FileId == fileId && n.Stream is not null)];
+        }
+    }
+
     public int Count => _nodes.Count;
+
+    private readonly ConcurrentDictionary<ulong, string> _deferredDeletes = new();
+
+    /// <summary>
+    /// The file was deleted (its last open closed delete-pending) while named streams of it were still open: it stays
+    /// delete-pending (every CREATE of it or its streams is DELETE_PENDING) until the last stream open closes.
+    /// </summary>
+    public void DeferDelete(ulong fileId, string path) => _deferredDeletes[fileId] = path;
+
+    public bool IsDeleteDeferred(ulong fileId) => _deferredDeletes.ContainsKey(fileId);
+
+    /// <summary>After a stream open closed: the path to delete now when the file's delete was deferred and nothing of it is open.</summary>
+    public string? TakeDeferredDelete(ulong fileId)
+    {
+        lock (_gate)
+        {
+            if (!_deferredDeletes.ContainsKey(fileId) || _nodes.Keys.Any(k => k.Item1 == fileId)) return null;
+            return _deferredDeletes.TryRemove(fileId, out var path) ? path : null;
+        }
+    }
+
+    private static (ulong, string?) Key(ulong fileId, string? stream) =>
+        (fileId, string.IsNullOrEmpty(stream) ? null : stream.ToUpperInvariant());
 }

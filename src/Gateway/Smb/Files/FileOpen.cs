@@ -33,6 +33,8 @@ public sealed class FileOpen : SmbOpen
     public bool DeleteOnClose { get; set; }
     /// <summary>FilePositionInformation (only stored and returned; I/O is positional).</summary>
     public long Position { get; set; }
+    /// <summary>Index of the next EA a FileFullEaInformation query without a name list returns (MS-FSA 2.1.1.10 Open.NextEaEntry).</summary>
+    public int EaIndex { get; set; }
     /// <summary>FileModeInformation.</summary>
     public uint Mode { get; set; }
     /// <summary>QUERY_DIRECTORY state of a directory open (MS-SMB2 3.3.5.18).</summary>
@@ -74,6 +76,12 @@ public sealed class FileOpen : SmbOpen
             if (DeleteOnClose) Node.DeletePending = true;
             bool last = Node.RemoveOpen(this);
             deleteNow = last && Node.DeletePending;
+            // MS-FSA: a file with open named streams is deleted when the last of them closes (smb2.streams.delete).
+            if (deleteNow && Node.Stream is null && Node.Table.StreamsOf(Node.FileId).Any(n => n.References > 0))
+            {
+                Node.Table.DeferDelete(Node.FileId, Handle.Path);
+                deleteNow = false;
+            }
             if (Node.DeletePending && !last) watching = [.. Node.Opens.Where(o => o.Watch is not null)];
         }
         // Opens waiting for this open's oplock break go on once it is closed.
@@ -94,7 +102,19 @@ public sealed class FileOpen : SmbOpen
             Copy.CopyHooks.OpenClosed(this);
             Node.Table.Release(Node);
             Node.NotifyLocksReleased();
-            Tree.Share.Notifications?.Publish(Handle.Path, deleteNow ? ChangeKind.Removed : ChangeKind.None, IsDirectory);
+            if (Node.Stream is not null && Node.Table.TakeDeferredDelete(Node.FileId) is string deferred)
+            {
+                try { await Volume.DeleteAsync(deferred).ConfigureAwait(false); }
+                catch (StorageException) { /* already gone or replaced meanwhile */ }
+                Tree.Share.Notifications?.Publish(deferred, ChangeKind.Removed, false);
+            }
+            // The delete of a named stream changes its file; it does not remove a directory entry.
+            if (Handle.StreamName is not null)
+            {
+                if (deleteNow) Tree.Share.Notifications?.Publish(Handle.Path, ChangeKind.Modified, false, CompletionFilter.StreamName);
+            }
+            else
+                Tree.Share.Notifications?.Publish(Handle.Path, deleteNow ? ChangeKind.Removed : ChangeKind.None, IsDirectory);
         }
     }
 }

@@ -38,7 +38,8 @@ public sealed class QueryInfoHandler : ISmb2Handler
         {
             InfoType.File => open switch
             {
-                FileOpen file => await FileInfoQueries.QueryAsync(file, query.FileInformationClass, connection.Dialect, request.Cancellation).ConfigureAwait(false),
+                FileOpen file => await FileInfoQueries.QueryAsync(file, query.FileInformationClass, connection.Dialect, query.Flags,
+                    query.InputBuffer, query.OutputBufferLength, request.Cancellation).ConfigureAwait(false),
                 PipeOpen pipe => FileInfoQueries.QueryPipe(pipe, query.FileInformationClass),
                 _ => InfoAnswer.Fail(NtStatus.InvalidParameter),
             },

@@ -21,7 +21,14 @@ public static class FileInfoQueries
     private const int StreamStructSize = 32;
 
     /// <summary>The classes MS-SMB2 2.2.37 lists for querying; other FSCC classes are NOT_SUPPORTED.</summary>
-    public static async ValueTask<InfoAnswer> QueryAsync(FileOpen open, FileInformationClass infoClass, Smb2Dialect dialect, CancellationToken cancel)
+    public static ValueTask<InfoAnswer> QueryAsync(FileOpen open, FileInformationClass infoClass, Smb2Dialect dialect, CancellationToken cancel) =>
+        QueryAsync(open, infoClass, dialect, 0, ReadOnlyMemory<byte>.Empty, 65536, cancel);
+
+    /// <param name="flags">QUERY_INFO Flags (SL_RESTART_SCAN, SL_RETURN_SINGLE_ENTRY: FileFullEaInformation).</param>
+    /// <param name="input">QUERY_INFO input buffer (a FILE_GET_EA_INFORMATION list for FileFullEaInformation).</param>
+    /// <param name="outputLength">QUERY_INFO OutputBufferLength (FileFullEaInformation returns whole entries only).</param>
+    public static async ValueTask<InfoAnswer> QueryAsync(FileOpen open, FileInformationClass infoClass, Smb2Dialect dialect,
+        uint flags, ReadOnlyMemory<byte> input, uint outputLength, CancellationToken cancel)
     {
         if (!Enum.IsDefined(infoClass)) return InfoAnswer.Fail(NtStatus.InvalidInfoClass);
 
@@ -47,9 +54,12 @@ public static class FileInfoQueries
             case FileInformationClass.Alignment:
                 return InfoAnswer.Fixed(FileAlignmentInformation.Size, new FileAlignmentInformation(0).WriteTo);
             case FileInformationClass.Ea:
-                return InfoAnswer.Fixed(FileEaInformation.Size, new FileEaInformation(0).WriteTo);
+                uint eaSize = await ExtendedAttributes.SizeAsync(open, cancel).ConfigureAwait(false);
+                return InfoAnswer.Fixed(FileEaInformation.Size, new FileEaInformation(eaSize).WriteTo);
             case FileInformationClass.FullEa:
-                return InfoAnswer.Fail(NoEasOnFile); // no EAs on this backend (EXTENDED_ATTRIBUTES not announced)
+                if (!open.Volume.Capabilities.HasFlag(StorageCapabilities.FileEas))
+                    return InfoAnswer.Fail(NoEasOnFile); // no EAs on this backend (EXTENDED_ATTRIBUTES not announced)
+                return await ExtendedAttributes.QueryAsync(open, flags, input, outputLength, cancel).ConfigureAwait(false);
             case FileInformationClass.Pipe or FileInformationClass.PipeLocal or FileInformationClass.PipeRemote:
                 return InfoAnswer.Fail(NtStatus.InvalidParameter); // not a pipe
             case FileInformationClass.NormalizedName when dialect < Smb2Dialect.Smb311:
@@ -62,6 +72,8 @@ public static class FileInfoQueries
         bool deletePending;
         lock (open.Node.Gate) deletePending = open.Node.DeletePending;
         string path = open.Handle.Path;
+        string? stream = open.Handle.StreamName;
+        string display = StreamPath.Display(path, stream);
         var attributes = (FileAttributes)(uint)m.Attributes;
 
         switch (infoClass)
@@ -74,24 +86,33 @@ public static class FileInfoQueries
                 return InfoAnswer.Fixed(FileInternalInformation.Size, new FileInternalInformation(m.FileId).WriteTo);
             case FileInformationClass.Name:
                 // Windows answers the path from the share root with a leading backslash.
-                return InfoAnswer.Of(NameStructSize, new FileNameInformation(@"\" + path).WriteTo);
+                return InfoAnswer.Of(NameStructSize, new FileNameInformation(@"\" + display).WriteTo);
             case FileInformationClass.NormalizedName:
-                return InfoAnswer.Of(NameStructSize, new FileNameInformation(path).WriteTo);
+                return InfoAnswer.Of(NameStructSize, new FileNameInformation(display).WriteTo);
             case FileInformationClass.AlternateName:
-                // No short names are generated (NTFS with 8.3 creation off): a name that is itself 8.3 is its own
-                // short name; any other has none (OBJECT_NAME_NOT_FOUND, as Windows and Samba without mangling).
+                // The 8.3 name (MS-FSCC 2.4.5): the name itself when it is 8.3, else the generated one (ShortNames);
+                // the share root has none.
                 string leaf = path[(path.LastIndexOf('\\') + 1)..];
-                return path.Length > 0 && ShortNames.IsValid83(leaf)
-                    ? InfoAnswer.Of(NameStructSize, new FileNameInformation(leaf).WriteTo)
+                return path.Length > 0
+                    ? InfoAnswer.Of(NameStructSize, new FileNameInformation(ShortNames.ShortNameOf(leaf)).WriteTo)
                     : InfoAnswer.Fail(NtStatus.ObjectNameNotFound);
             case FileInformationClass.All:
+                uint allEaSize = await ExtendedAttributes.SizeAsync(open, cancel).ConfigureAwait(false);
                 return InfoAnswer.Of(AllStructSize, new FileAllInformation(
-                    Basic(m), Standard(m, deletePending), new FileInternalInformation(m.FileId), new FileEaInformation(0),
+                    Basic(m), Standard(m, deletePending), new FileInternalInformation(m.FileId), new FileEaInformation(allEaSize),
                     new FileAccessInformation(open.Access), new FilePositionInformation(open.Position),
-                    new FileModeInformation(open.Mode), new FileAlignmentInformation(0), @"\" + path).WriteTo, 256);
+                    new FileModeInformation(open.Mode), new FileAlignmentInformation(0), @"\" + display).WriteTo, 256);
             case FileInformationClass.Stream:
-                // Directories have no unnamed data stream: an empty list (MS-FSA 2.1.5.11.29).
-                var streams = m.IsDirectory ? [] : new[] { new FileStreamEntry("::$DATA", m.EndOfFile, m.AllocationSize) };
+                // MS-FSA 2.1.5.12.29: "::$DATA" for a file (a directory has no unnamed data stream), then each named
+                // stream as ":name:$DATA" with its size and allocation.
+                var streams = new List<FileStreamEntry>();
+                if (!m.IsDirectory || stream is not null)
+                {
+                    var unnamed = stream is null ? m : await BaseMetadataAsync(open, cancel).ConfigureAwait(false);
+                    if (unnamed is { IsDirectory: false } u) streams.Add(new FileStreamEntry("::$DATA", u.EndOfFile, u.AllocationSize));
+                }
+                foreach (var s in await open.Handle.GetStreamsAsync(cancel).ConfigureAwait(false))
+                    streams.Add(new FileStreamEntry(":" + s.Name + ":$DATA", s.Size, s.AllocationSize));
                 return InfoAnswer.Of(StreamStructSize, w => FileStreamInformation.Write(w, streams));
             case FileInformationClass.Compression:
                 return InfoAnswer.Fixed(FileCompressionInformation.Size, new FileCompressionInformation(m.EndOfFile, 0, 0, 0, 0).WriteTo);
@@ -106,6 +127,22 @@ public static class FileInfoQueries
                 return InfoAnswer.Fixed(FileIdInformation.Size, new FileIdInformation(volume.SerialNumber, m.FileId).WriteTo);
             default:
                 return InfoAnswer.Fail(NtStatus.NotSupported);
+        }
+    }
+
+    /// <summary>The metadata of the file a stream open belongs to (its unnamed data stream), null when it cannot be read.</summary>
+    private static async ValueTask<FileMetadata?> BaseMetadataAsync(FileOpen open, CancellationToken cancel)
+    {
+        try
+        {
+            var opened = await open.Volume.OpenAsync(open.Handle.Path,
+                new OpenRequest(SmbCopy.Storage.CreateDisposition.Open, StorageAccess.None), cancel).ConfigureAwait(false);
+            await using (opened.Handle.ConfigureAwait(false))
+                return await opened.Handle.GetInfoAsync(cancel).ConfigureAwait(false);
+        }
+        catch (StorageException)
+        {
+            return null;
         }
     }
 

@@ -57,7 +57,7 @@ public static class FileInfoUpdates
                 return NtStatus.Success;
 
             case FileInformationClass.FullEa:
-                return NtStatus.EasNotSupported; // EXTENDED_ATTRIBUTES is not announced
+                return await ExtendedAttributes.SetAsync(open, buffer, cancel).ConfigureAwait(false);
 
             case FileInformationClass.Allocation:
                 if (span.Length < FileAllocationInformation.MinimumSize) return NtStatus.InfoLengthMismatch;
@@ -160,7 +160,10 @@ public static class FileInfoUpdates
         if (delete && flags.HasFlag(DispositionExFlags.PosixSemantics))
         {
             await open.Handle.DeleteAsync(cancel).ConfigureAwait(false);
-            open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Removed, open.IsDirectory);
+            if (open.Handle.StreamName is not null)
+                open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, false, CompletionFilter.StreamName);
+            else
+                open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Removed, open.IsDirectory);
         }
         return NtStatus.Success;
     }
@@ -198,7 +201,7 @@ public static class FileRename
         // Windows clients send the full path ("dir\new.txt"), some with a leading separator.
         string target = rename.FileName.Replace('/', '\\').TrimStart('\\');
         if (target.Length == 0) return NtStatus.InvalidParameter;
-        if (target.Contains(':')) return NtStatus.InvalidParameter; // stream renames: no named streams here
+        if (target.Contains(':')) return await RenameStreamAsync(open, target, rename.ReplaceIfExists, cancel).ConfigureAwait(false);
         if (share.ReadOnly) return NtStatus.MediaWriteProtected;
 
         string source = open.Handle.Path;
@@ -226,6 +229,40 @@ public static class FileRename
     }
 
     /// <summary>
+    /// MS-FSA 2.1.5.14.11: a stream is renamed with a name that is only a stream (":new" or ":new:$DATA"), from a named
+    /// stream to another name of the same file. Renaming to or from the unnamed stream is not offered (INVALID_PARAMETER).
+    /// </summary>
+    private static async ValueTask<NtStatus> RenameStreamAsync(FileOpen open, string target, bool replace, CancellationToken cancel)
+    {
+        // "file:stream" as the target of a stream: Windows answers SHARING_VIOLATION (the file has this stream open);
+        // from the file itself, a stream name is not a rename target.
+        if (!target.StartsWith(':')) return open.Handle.StreamName is not null ? NtStatus.SharingViolation : NtStatus.InvalidParameter;
+        var status = StreamNames.Parse(target, out var name);
+        if (status != NtStatus.Success) return status;
+        if (name.Path.Length != 0 || name.Index) return NtStatus.InvalidParameter;
+        if (open.Handle.StreamName is null) return NtStatus.InvalidParameter; // the unnamed stream is not renamed to a named one
+        if (open.Tree.Share.ReadOnly) return NtStatus.MediaWriteProtected;
+        var nodes = open.Tree.Share.Nodes;
+        if (!string.Equals(open.Handle.StreamName, name.Stream, StringComparison.OrdinalIgnoreCase))
+        {
+            // A target stream (or unnamed stream) that is open cannot be replaced.
+            var node = nodes.Find(open.Node.FileId, name.Stream);
+            if (node is not null)
+            {
+                lock (node.Gate)
+                {
+                    if (node.Opens.Count > 0) return name.Stream is null ? NtStatus.SharingViolation : replace ? NtStatus.AccessDenied : NtStatus.ObjectNameCollision;
+                }
+            }
+        }
+        // "::$DATA" (name.Stream null): the stream becomes the file's unnamed data stream.
+        await open.Handle.RenameStreamAsync(name.Stream ?? "", replace, cancel).ConfigureAwait(false);
+        nodes.Rekey(open.Node, open.Handle.StreamName);
+        open.Tree.Share.Notifications?.Publish(open.Handle.Path, ChangeKind.Modified, false, CompletionFilter.StreamName);
+        return NtStatus.Success;
+    }
+
+    /// <summary>
     /// An existing target: OBJECT_NAME_COLLISION without ReplaceIfExists; ACCESS_DENIED when it is a directory
     /// or open by anyone (MS-FSA 2.1.5.14.11: a target with opens cannot be replaced).
     /// </summary>
@@ -244,6 +281,8 @@ public static class FileRename
         if (handle.FileId == open.Node.FileId) return NtStatus.Success; // another name of the same file (case change)
         if (!replace) return NtStatus.ObjectNameCollision;
         if (handle.IsDirectory) return NtStatus.AccessDenied;
+        // Replacing a file deletes its named streams: an open one is an open of the target too.
+        if (open.Tree.Share.Nodes.StreamsOf(handle.FileId).Count > 0) return NtStatus.AccessDenied;
         var node = open.Tree.Share.Nodes.Find(handle.FileId);
         if (node is not null)
         {

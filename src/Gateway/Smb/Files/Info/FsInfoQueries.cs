@@ -71,13 +71,16 @@ public static class FsInfoQueries
 
     /// <summary>
     /// FileSystemAttributes announced for a volume: NTFS-like basics, sparse files only when the backend keeps holes,
-    /// BLOCK_REFCOUNTING only when it can clone (Windows clients send DUPLICATE_EXTENTS only then).
+    /// BLOCK_REFCOUNTING only when it can clone (Windows clients send DUPLICATE_EXTENTS only then), NAMED_STREAMS and
+    /// EXTENDED_ATTRIBUTES only when the backend keeps them.
     /// </summary>
     public static FileSystemAttributes Attributes(StorageCapabilities capabilities, bool readOnly)
     {
         var a = FileSystemAttributes.CasePreservedNames | FileSystemAttributes.UnicodeOnDisk | FileSystemAttributes.PersistentAcls;
         if ((capabilities & StorageCapabilities.SparseFiles) != 0) a |= FileSystemAttributes.SupportsSparseFiles;
         if ((capabilities & StorageCapabilities.CloneRange) != 0) a |= FileSystemAttributes.SupportsBlockRefcounting;
+        if ((capabilities & StorageCapabilities.NamedStreams) != 0) a |= FileSystemAttributes.NamedStreams;
+        if ((capabilities & StorageCapabilities.FileEas) != 0) a |= FileSystemAttributes.SupportsExtendedAttributes;
         if (readOnly) a |= FileSystemAttributes.ReadOnlyVolume;
         return a;
     }

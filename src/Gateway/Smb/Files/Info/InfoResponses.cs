@@ -21,7 +21,8 @@ public static class InfoResponses
         if (outputBufferLength < answer.FixedSize || (outputBufferLength == 0 && answer.Data.Length > 0))
             return InfoLengthMismatch(dialect);
 
-        var status = NtStatus.Success;
+        // An answer that already holds only what fits (whole EA entries) says BUFFER_OVERFLOW itself.
+        var status = answer.Status == NtStatus.BufferOverflow ? NtStatus.BufferOverflow : NtStatus.Success;
         var data = answer.Data.AsSpan();
         if (data.Length > outputBufferLength)
         {
