@@ -143,9 +143,12 @@ public static class FileCreate
                 await handle.SetEndOfFileAsync(0, request.Cancellation).ConfigureAwait(false);
                 await handle.SetInfoAsync(new FileInfoUpdate(Attributes: attributes | StorageFileAttributes.Archive), request.Cancellation).ConfigureAwait(false);
                 if (allocation > 0) await handle.SetAllocationSizeAsync(allocation, request.Cancellation).ConfigureAwait(false);
+                node.WriteTime.StorageMoved();
                 metadata = await handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
                 action = disposition == CreateDisposition.Supersede ? CreateAction.Superseded : CreateAction.Overwritten;
             }
+            // The LastWriteTime other opens' writes hold for clients (DelayedWriteTime); the first open seeds it.
+            metadata = node.WriteTime.Observe(metadata);
             if (options.HasFlag(CreateOptions.DeleteOnClose))
             {
                 if (metadata.Attributes.HasFlag(StorageFileAttributes.ReadOnly)) throw new SmbStatusException(NtStatus.CannotDelete);
