@@ -143,7 +143,16 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
         var (open, counter) = await OpenAsync("w.txt");
         open.WriteTime.Delay = TimeSpan.FromHours(1); // the delayed update is not part of the write path
         var (frozen, frozenCounter) = await OpenAsync("f.txt");
-        frozen.LastWriteFrozen = true; // SET_INFO FileBasicInformation LastWriteTime -1 (MS-FSA 2.1.5.14.2)
+        // SET_INFO FileBasicInformation LastWriteTime -1 (MS-FSA 2.1.5.14.2), then FileEndOfFileInformation (the
+        // storage moves its time itself), as a copy does before its writes.
+        var basic = new byte[40];
+        BinaryPrimitives.WriteInt64LittleEndian(basic.AsSpan(16), -1);
+        Assert.Equal(NtStatus.Success, await FileInfoUpdates.SetAsync(_server, frozen, FileInformationClass.Basic, basic, default));
+        Assert.True(frozen.LastWriteFrozen);
+        foreach (var o in new[] { open, frozen })
+            Assert.Equal(NtStatus.Success, await FileInfoUpdates.SetAsync(_server, o, FileInformationClass.EndOfFile, BitConverter.GetBytes(1600L), default));
+        counter.GetInfos = counter.SetInfos = counter.Sizes = counter.Flushes = 0;
+        frozenCounter.GetInfos = frozenCounter.SetInfos = frozenCounter.Sizes = frozenCounter.Flushes = 0;
 
         for (int i = 0; i < 100; i++)
         {

@@ -86,8 +86,10 @@ public sealed class DelayedWriteTime(FileOpen open)
     /// </summary>
     public async ValueTask ApplyPendingAsync(CancellationToken cancel)
     {
-        if (await ApplyScheduledAsync(cancel).ConfigureAwait(false)) return;
-        await PersistIfStaleAsync(cancel).ConfigureAwait(false);
+        if (!await ApplyScheduledAsync(cancel).ConfigureAwait(false))
+            await PersistIfStaleAsync(cancel).ConfigureAwait(false);
+        // After a size change storage's time is unknown: learn it here, so that the next WRITE needs no read.
+        if (Shown.NeedsBase) Shown.Observe(await open.Handle.GetInfoAsync(cancel).ConfigureAwait(false));
     }
 
     /// <summary>Applies a scheduled or close-owed update; true when there was one.</summary>
@@ -218,6 +220,12 @@ public sealed class WriteTimeOverlay
     public DateTime? Held
     {
         get { lock (_gate) return _shown; }
+    }
+
+    /// <summary>True when neither a held time nor storage's is known (after <see cref="StorageMoved"/>).</summary>
+    internal bool NeedsBase
+    {
+        get { lock (_gate) return _shown is null && _base is null; }
     }
 
     /// <summary>Metadata just read from storage, as clients must see it; remembers storage's time while none is held.</summary>
