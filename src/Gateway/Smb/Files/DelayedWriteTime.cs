@@ -162,19 +162,9 @@ public sealed class DelayedWriteTime(FileOpen open)
             last = !open.DeleteOnClose && !open.Node.DeletePending
                 && open.Node.Opens.All(o => ReferenceEquals(o, open) || o.WriteTime.IsClosed);
         }
-        if (last) await PersistIfStaleAsync(cancel).ConfigureAwait(false);
-    }
-
-    /// <summary>The open is gone without cleanup: drop a scheduled update.</summary>
-    public void Cancel()
-    {
-        lock (_gate)
-        {
-            _closed = true;
-            _timer?.Dispose();
-            _timer = null;
-            _updateOnClose = false;
-        }
+        if (!last) return;
+        try { await PersistIfStaleAsync(cancel).ConfigureAwait(false); }
+        catch (StorageException) { /* the file went away meanwhile (POSIX delete): nothing to keep; the close goes on */ }
     }
 
     private async Task FireAsync()
@@ -215,12 +205,6 @@ public sealed class WriteTimeOverlay
     private DateTime? _shown;   // while set: what clients see instead of storage's
     private long _writes;       // writes completed on the file (storage's time moved)
     private long _stored;       // _writes when _shown was last written to storage
-
-    /// <summary>The time held for clients, or null when storage's time is reported.</summary>
-    public DateTime? Held
-    {
-        get { lock (_gate) return _shown; }
-    }
 
     /// <summary>True when neither a held time nor storage's is known (after <see cref="StorageMoved"/>).</summary>
     internal bool NeedsBase
