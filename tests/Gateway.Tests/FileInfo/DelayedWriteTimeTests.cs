@@ -31,7 +31,6 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "smbcopy-dwt-" + Guid.NewGuid().ToString("N"));
     private IStorageVolume _volume = null!;
     private TreeConnect _tree = null!;
-    private readonly FileNodeTable _nodes = new();
 
     public async Task InitializeAsync()
     {
@@ -54,7 +53,9 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
     private async Task<FileOpen> OpenAsync(string name)
     {
         var (handle, _) = await _volume.OpenAsync(name, new OpenRequest(SmbCopy.Storage.CreateDisposition.OpenIf, StorageAccess.ReadWrite, ObjectKind.File));
-        var node = _nodes.Acquire((await handle.GetInfoAsync()).FileId);
+        var metadata = await handle.GetInfoAsync();
+        var node = _tree.Share.Nodes.Acquire(metadata.FileId);
+        node.WriteTime.Observe(metadata); // as the CREATE answer does
         var open = new FileOpen(1, 1, _tree, AccessMask.GenericAll, ShareAccess.Read | ShareAccess.Write, handle, node, _volume);
         lock (node.Gate) node.AddOpen(open);
         open.WriteTime.Delay = Delay;
@@ -65,12 +66,15 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
     private static async Task WriteAsync(FileOpen open)
     {
         await Task.Delay(30); // past the file system's time granularity
-        bool delayed = await open.WriteTime.BeforeWriteAsync(default);
+        await open.WriteTime.BeforeWriteAsync(default);
         await open.Handle.WriteAsync(0, new byte[] { 1 });
-        if (delayed) await open.WriteTime.AfterWriteAsync(default);
+        open.WriteTime.AfterWrite();
     }
 
-    private static async Task<DateTime> LastWriteAsync(FileOpen open) => (await open.Handle.GetInfoAsync()).LastWriteTime;
+    /// <summary>The LastWriteTime clients see (QUERY_INFO's view: storage's, overlaid by the node's held time).</summary>
+    private static async Task<DateTime> LastWriteAsync(FileOpen open) => open.Node.WriteTime.Observe(await open.Handle.GetInfoAsync()).LastWriteTime;
+
+    private static async Task<DateTime> OnDiskAsync(FileOpen open) => (await open.Handle.GetInfoAsync()).LastWriteTime;
 
     [Fact]
     public async Task The_first_write_moves_the_time_only_after_the_delay()
@@ -80,10 +84,12 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
 
         await WriteAsync(open);
         Assert.Equal(before, await LastWriteAsync(open));
+        Assert.True(await OnDiskAsync(open) > before); // storage moved it; the node holds what clients see
         Assert.True(open.WriteTime.Pending);
 
         await Task.Delay(Delay * 3);
         Assert.True(await LastWriteAsync(open) > before);
+        Assert.Equal(await LastWriteAsync(open), await OnDiskAsync(open)); // the update is stored
         Assert.False(open.WriteTime.Pending);
         await open.CloseAsync();
     }
@@ -103,6 +109,7 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
         await Task.Delay(30);
         await open.WriteTime.CloseAsync(default);
         Assert.True(await LastWriteAsync(open) > updated);
+        Assert.Equal(await LastWriteAsync(open), await OnDiskAsync(open));
         await open.CloseAsync();
     }
 
@@ -152,6 +159,7 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
         Assert.Equal(set, await LastWriteAsync(open));
         await open.WriteTime.CloseAsync(default);
         Assert.Equal(set, await LastWriteAsync(open));
+        Assert.Equal(set, await OnDiskAsync(open));
         await open.CloseAsync();
     }
 }

@@ -108,7 +108,7 @@ public static class DurableOpens
 
     private static async ValueTask<Smb2Response> OpenResponseAsync(Smb2Request request, FileOpen open, List<CreateResponseContext> contexts)
     {
-        var metadata = await open.Handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
+        var metadata = open.Node.WriteTime.Observe(await open.Handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false));
         OplockLevel oplock;
         lock (open.Node.Gate) oplock = open.Oplock;
         var w = new WireWriter(256);

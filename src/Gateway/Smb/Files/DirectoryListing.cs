@@ -47,7 +47,8 @@ public static class DirectoryListing
         {
             await RecheckAsync(open.Handle, search, infoClass, outputBufferLength, cancellation).ConfigureAwait(false);
         }
-        return Fill(search!, firstQuery, infoClass, (flags & QueryDirectoryFlags.ReturnSingleEntry) != 0, outputBufferLength, output);
+        return Fill(search!, firstQuery, infoClass, (flags & QueryDirectoryFlags.ReturnSingleEntry) != 0, outputBufferLength, output,
+            open.Tree.Share.Nodes);
     }
 
     /// <summary>
@@ -56,7 +57,7 @@ public static class DirectoryListing
     /// exhausted, BUFFER_OVERFLOW (one truncated entry, consumed) when the next entry alone does not fit.
     /// </summary>
     public static QueryResult Fill(DirectorySearch search, bool firstQuery, FileInformationClass infoClass, bool single,
-        int outputBufferLength, WireWriter output)
+        int outputBufferLength, WireWriter output, FileNodeTable? nodes = null)
     {
         var writer = new DirectoryEntryWriter(output, infoClass, outputBufferLength);
         lock (search)
@@ -64,7 +65,7 @@ public static class DirectoryListing
             if (search.Entries.Count == 0 && firstQuery) return new QueryResult(NtStatus.NoSuchFile, 0);
             while (search.Next < search.Entries.Count)
             {
-                var entry = ToDirectoryEntry(search.Entries[search.Next]);
+                var entry = ToDirectoryEntry(search.Entries[search.Next], nodes);
                 if (!writer.TryAdd(entry))
                 {
                     if (writer.Count > 0) break;
@@ -161,9 +162,11 @@ public static class DirectoryListing
         }
     }
 
-    public static DirectoryEntry ToDirectoryEntry(in SearchEntry e)
+    /// <summary>An entry as clients must see it: a file open through the gateway reports the LastWriteTime its node holds.</summary>
+    public static DirectoryEntry ToDirectoryEntry(in SearchEntry e, FileNodeTable? nodes = null)
     {
         var m = e.Metadata;
+        if (nodes?.Find(m.FileId) is { } node) m = node.WriteTime.Overlay(m);
         return new DirectoryEntry
         {
             FileName = e.Name,

@@ -167,6 +167,7 @@ public static class FileCreate
                 if (handle.StreamName is null) await DeleteStreamsAsync(volume, share.Nodes, handle, request.Cancellation).ConfigureAwait(false);
                 await handle.SetInfoAsync(new FileInfoUpdate(Attributes: attributes | StorageFileAttributes.Archive), request.Cancellation).ConfigureAwait(false);
                 if (allocation > 0) await handle.SetAllocationSizeAsync(allocation, request.Cancellation).ConfigureAwait(false);
+                node.WriteTime.StorageMoved();
                 metadata = await handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
                 action = disposition == CreateDisposition.Supersede ? CreateAction.Superseded : CreateAction.Overwritten;
             }
@@ -178,6 +179,8 @@ public static class FileCreate
                 && volume.Capabilities.HasFlag(StorageCapabilities.FileEas)
                 && (await handle.GetEasAsync(request.Cancellation).ConfigureAwait(false)).Any(e => (e.Flags & StorageEa.NeedEa) != 0))
                 throw new SmbStatusException(NtStatus.AccessDenied);
+            // The LastWriteTime other opens' writes hold for clients (DelayedWriteTime); the first open seeds it.
+            metadata = node.WriteTime.Observe(metadata);
             if (options.HasFlag(CreateOptions.DeleteOnClose))
             {
                 if (metadata.Attributes.HasFlag(StorageFileAttributes.ReadOnly)) throw new SmbStatusException(NtStatus.CannotDelete);

@@ -18,6 +18,8 @@ public sealed class FileNode(FileNodeTable table, ulong fileId)
     public string? Stream { get; internal set; }
     public object Gate { get; } = new();
     public bool DeletePending { get; set; }
+    /// <summary>The LastWriteTime clients see while writes' own time changes are held back (delayed, frozen).</summary>
+    public WriteTimeOverlay WriteTime { get; } = new();
     public IReadOnlyList<FileOpen> Opens => _opens;
     internal FileNodeTable Table { get; } = table;
     internal int References { get; set; }

@@ -25,7 +25,7 @@ public sealed class CloseHandler : ISmb2Handler
         {
             try
             {
-                var m = await file.Handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false);
+                var m = file.Node.WriteTime.Observe(await file.Handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false));
                 result = new CloseResponse(CloseRequest.FlagPostQueryAttributes, m.CreationTime.ToFileTimeUtc(), m.LastAccessTime.ToFileTimeUtc(),
                     m.LastWriteTime.ToFileTimeUtc(), m.ChangeTime.ToFileTimeUtc(), m.AllocationSize, m.EndOfFile, (FileAttributes)(uint)m.Attributes);
             }

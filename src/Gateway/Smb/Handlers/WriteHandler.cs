@@ -56,17 +56,12 @@ public sealed class WriteHandler : ISmb2Handler
         }
         if (file.Node.IoConflicts(file, (ulong)offset, (ulong)write.Data.Length, write: true)) return Smb2Response.Error(NtStatus.FileLockConflict);
 
-        // A last write time frozen or set by the client through this open survives its writes (MS-FSA 2.1.5.3);
-        // otherwise the write's time change is delayed as Windows and Samba delay it (DelayedWriteTime).
-        DateTime? keepLastWrite = file.LastWriteFrozen
-            ? (await file.Handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false)).LastWriteTime : null;
-        bool delayed = keepLastWrite is null && await file.WriteTime.BeforeWriteAsync(request.Cancellation).ConfigureAwait(false);
+        // The write's time change is delayed as Windows and Samba delay it, and a time frozen or set through this
+        // open survives its writes (MS-FSA 2.1.5.3): both held in memory on the node (DelayedWriteTime), no storage call.
+        await file.WriteTime.BeforeWriteAsync(request.Cancellation).ConfigureAwait(false);
         if (write.Data.Length > 0)
             await file.Handle.WriteAsync(offset, write.Data, request.Cancellation).ConfigureAwait(false);
-        if (keepLastWrite is { } lastWrite)
-            await file.Handle.SetInfoAsync(new SmbCopy.Storage.FileInfoUpdate(LastWriteTime: lastWrite), request.Cancellation).ConfigureAwait(false);
-        else if (delayed)
-            await file.WriteTime.AfterWriteAsync(request.Cancellation).ConfigureAwait(false);
+        file.WriteTime.AfterWrite();
         Copy.CopyHooks.DataChanged(file, offset, write.Data.Length);
         if ((write.Flags & WriteRequest.FlagWriteThrough) != 0)
             await file.Handle.FlushAsync(request.Cancellation).ConfigureAwait(false);

@@ -68,7 +68,8 @@ public static class FileInfoQueries
 
         if (!IsQueryable(infoClass)) return InfoAnswer.Fail(NtStatus.NotSupported);
 
-        var m = await open.Handle.GetInfoAsync(cancel).ConfigureAwait(false);
+        // The LastWriteTime clients see may be held in memory (delayed update, frozen time: DelayedWriteTime).
+        var m = open.Node.WriteTime.Observe(await open.Handle.GetInfoAsync(cancel).ConfigureAwait(false));
         bool deletePending;
         lock (open.Node.Gate) deletePending = open.Node.DeletePending;
         string path = open.Handle.Path;
