@@ -70,6 +70,8 @@ public sealed class ShareOptions
     public long? Blocks { get; set; }
     /// <summary>false: copies on the LUN go by READ/WRITE through the gateway even when the target has EXTENDED COPY.</summary>
     public bool? ExtendedCopy { get; set; }
+    /// <summary>true: make a new, empty volume on the LUN region when the share is opened (scratch shares, tests).</summary>
+    public bool? Format { get; set; }
 }
 
 public sealed class LimitsOptions

@@ -62,5 +62,6 @@ public sealed class SmbShare
         ["FirstLba"] = o.FirstLba?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Blocks"] = o.Blocks?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["ExtendedCopy"] = o.ExtendedCopy is bool x ? (x ? "true" : "false") : null,
+        ["Format"] = o.Format is bool f ? (f ? "true" : "false") : null,
     };
 }
