@@ -104,7 +104,12 @@ def sha(c, share, name, offset, length):
     h = hashlib.sha256()
     done = 0
     while done < length:
-        data = c.smb.read(c.tree(share), fid, offset + done, min(1 << 20, length - done))
+        try:
+            data = c.smb.read(c.tree(share), fid, offset + done, min(1 << 20, length - done))
+        except SessionError as e:
+            if e.get_error_code() & 0xFFFFFFFF != 0xC0000011:  # STATUS_END_OF_FILE: the file is shorter
+                raise
+            break
         if not data:
             break
         h.update(data)
