@@ -54,6 +54,11 @@ public sealed class IscsiStorageDriver(ILoggerFactory? loggerFactory = null) : I
             IscsiMetrics.Register(volume);
             return volume;
         }
+        catch (IscsiException e)
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+            throw new StorageException(StorageError.Unavailable, $"iSCSI share {options.Name}: {e.Message}", e);
+        }
         catch
         {
             await session.DisposeAsync().ConfigureAwait(false);

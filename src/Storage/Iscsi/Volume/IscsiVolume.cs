@@ -238,6 +238,23 @@ public sealed class IscsiVolume : IStorageVolume
 
     internal long UnitLba(long unit) => DataLba + unit * BlocksPerUnit;
 
+    /// <summary>A SCSI or iSCSI failure (after the initiator's reconnects and retries) as the storage contract's error:
+    /// the sense key's meaning, or Unavailable when the target cannot be reached — a clean NTSTATUS for the client.</summary>
+    internal static async Task Io(Task operation)
+    {
+        try { await operation.ConfigureAwait(false); }
+        catch (Initiator.IscsiException e) { throw Translate(e); }
+    }
+
+    internal static async Task<T> Io<T>(Task<T> operation)
+    {
+        try { return await operation.ConfigureAwait(false); }
+        catch (Initiator.IscsiException e) { throw Translate(e); }
+    }
+
+    private static StorageException Translate(Initiator.IscsiException e) =>
+        new(e is ScsiCommandException c ? c.ToStorageError() : StorageError.Unavailable, "iSCSI: " + e.Message, e);
+
     /// <summary>Drops one reference of each unit; frees those that reach 0.</summary>
     internal void ReleaseUnits(IEnumerable<long> units)
     {
@@ -253,12 +270,12 @@ public sealed class IscsiVolume : IStorageVolume
         uint bs = Device.BlockSize;
         if (byteOffset % bs == 0 && destination.Length % bs == 0)
         {
-            await Device.ReadAsync(byteOffset / bs, destination, ct).ConfigureAwait(false);
+            await Io(Device.ReadAsync(byteOffset / bs, destination, ct)).ConfigureAwait(false);
             return;
         }
         long first = byteOffset / bs, last = (byteOffset + destination.Length + bs - 1) / bs;
         var tmp = new byte[(last - first) * bs];
-        await Device.ReadAsync(first, tmp, ct).ConfigureAwait(false);
+        await Io(Device.ReadAsync(first, tmp, ct)).ConfigureAwait(false);
         tmp.AsMemory((int)(byteOffset - first * bs), destination.Length).CopyTo(destination);
     }
 
@@ -268,14 +285,14 @@ public sealed class IscsiVolume : IStorageVolume
         uint bs = Device.BlockSize;
         if (byteOffset % bs == 0 && data.Length % bs == 0)
         {
-            await Device.WriteAsync(byteOffset / bs, data, cancellationToken: ct).ConfigureAwait(false);
+            await Io(Device.WriteAsync(byteOffset / bs, data, cancellationToken: ct)).ConfigureAwait(false);
             return;
         }
         long first = byteOffset / bs, last = (byteOffset + data.Length + bs - 1) / bs;
         var tmp = new byte[(last - first) * bs];
-        await Device.ReadAsync(first, tmp, ct).ConfigureAwait(false);
+        await Io(Device.ReadAsync(first, tmp, ct)).ConfigureAwait(false);
         data.CopyTo(tmp.AsMemory((int)(byteOffset - first * bs)));
-        await Device.WriteAsync(first, tmp, cancellationToken: ct).ConfigureAwait(false);
+        await Io(Device.WriteAsync(first, tmp, cancellationToken: ct)).ConfigureAwait(false);
     }
 
     /// <summary>Copies whole units inside the LUN (EXTENDED COPY; the engine falls back to READ/WRITE itself),
@@ -286,7 +303,7 @@ public sealed class IscsiVolume : IStorageVolume
         {
             int j = i + 1;
             while (j < pairs.Count && pairs[j].From == pairs[j - 1].From + 1 && pairs[j].To == pairs[j - 1].To + 1) j++;
-            var r = await _copy.CopyAsync(from.Device, from.UnitLba(pairs[i].From), Device, UnitLba(pairs[i].To), (long)(j - i) * BlocksPerUnit, ct)
+            var r = await Io(_copy.CopyAsync(from.Device, from.UnitLba(pairs[i].From), Device, UnitLba(pairs[i].To), (long)(j - i) * BlocksPerUnit, ct))
                 .ConfigureAwait(false);
             Interlocked.Add(ref _extendedCopyBytes, r.ExtendedCopyBlocks * Device.BlockSize);
             Interlocked.Add(ref _readWriteCopyBytes, r.ReadWriteBlocks * Device.BlockSize);
@@ -592,7 +609,7 @@ public sealed class IscsiVolume : IStorageVolume
                         var buffer = new byte[runEnd - runStart];
                         long copyFrom = Math.Max(offset, runStart), copyTo = Math.Min(end, runEnd);
                         data.Slice((int)(copyFrom - offset), (int)(copyTo - copyFrom)).CopyTo(buffer.AsMemory((int)(copyFrom - runStart)));
-                        await Device.WriteAsync(UnitLba(units[k]), buffer, cancellationToken: ct).ConfigureAwait(false);
+                        await Io(Device.WriteAsync(UnitLba(units[k]), buffer, cancellationToken: ct)).ConfigureAwait(false);
                         k = m;
                     }
                     for (int k = 0; k < units.Count; k++)
