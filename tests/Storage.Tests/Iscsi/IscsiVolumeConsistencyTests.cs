@@ -84,6 +84,55 @@ public sealed class IscsiVolumeConsistencyTests(LioTargetFixture target, ITestOu
         cmd.ExecuteNonQuery();
     }
 
+    private static long Scalar(string db, string sql)
+    {
+        using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = db, Pooling = false }.ToString());
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A schema version 1 store (one map row per unit, one unit row per physical unit) is migrated at mount
+    /// to extents and reference-count runs: same files, same counts, clean check.</summary>
+    [Fact]
+    public async Task Version_1_metadata_is_migrated_to_extents_and_runs()
+    {
+        var v = await MountAsync(target.Lun1, RegionLba, RegionBlocks, "v1.db", format: true);
+        byte[] a = RandomBytes(3 * MiB), b = RandomBytes(MiB / 2 + 3);
+        await WriteFileAsync(v, "a.bin", a);
+        await WriteFileAsync(v, "b.bin", b);
+        var (ha, _) = await v.OpenAsync("a.bin", new OpenRequest(CreateDisposition.Open));
+        var (hc, _) = await v.OpenAsync("c.bin", Create);
+        await v.CloneRangeAsync(ha, MiB, hc, 0, MiB);
+        await ha.DisposeAsync();
+        await hc.DisposeAsync();
+        await UnmountAsync(v);
+        // rewrite the store as version 1 had it
+        string db = Path.Combine(_dir, "v1.db");
+        Sql(db, """
+            CREATE TABLE unit(unit INTEGER PRIMARY KEY, refs INTEGER NOT NULL CHECK (refs > 0));
+            CREATE TABLE map(node INTEGER NOT NULL REFERENCES node(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
+                unit INTEGER NOT NULL REFERENCES unit(unit), PRIMARY KEY (node, idx)) WITHOUT ROWID;
+            WITH RECURSIVE r(unit, k, count, refs) AS (SELECT unit, 0, count, refs FROM refrun
+                UNION ALL SELECT unit, k + 1, count, refs FROM r WHERE k + 1 < count) INSERT INTO unit SELECT unit + k, refs FROM r;
+            WITH RECURSIVE e(node, idx, unit, k, count) AS (SELECT node, idx, unit, 0, count FROM extent
+                UNION ALL SELECT node, idx, unit, k + 1, count FROM e WHERE k + 1 < count) INSERT INTO map SELECT node, idx + k, unit + k FROM e;
+            DROP TABLE extent; DROP TABLE refrun; PRAGMA user_version = 1;
+            """);
+        Assert.Equal(48 + 9 + 16, Scalar(db, "SELECT count(*) FROM map"));
+
+        v = await MountAsync(target.Lun1, RegionLba, RegionBlocks, "v1.db", format: false);
+        Assert.True(v.MountCheck.Clean, v.MountCheck.ToString());
+        Assert.Equal(2, Scalar(db, "PRAGMA user_version"));
+        Assert.Equal(0, Scalar(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('map', 'unit')"));
+        Assert.Equal(1, Scalar(db, "SELECT count(*) FROM extent WHERE node = (SELECT id FROM node WHERE name = 'c.bin')"));
+        Assert.Equal(16, v.MountCheck.SharedUnits);
+        Assert.Equal(SHA256.HashData(a), await HashAsync(v, "a.bin"));
+        Assert.Equal(SHA256.HashData(b), await HashAsync(v, "b.bin"));
+        Assert.Equal(SHA256.HashData(a.AsSpan(MiB, MiB)), await HashAsync(v, "c.bin"));
+    }
+
     [Fact]
     public async Task Mount_check_finds_and_repairs_damaged_reference_counts_and_reclaims_orphans()
     {
@@ -108,23 +157,23 @@ public sealed class IscsiVolumeConsistencyTests(LioTargetFixture target, ITestOu
         Assert.Equal(32, v.MountCheck.SharedUnits); // a.bin's 2 MiB shared with its clone
         await UnmountAsync(v);
 
-        // damage: a wrong count, a unit of b.bin missing from `unit` (it would be handed out while in use), a leaked
+        // damage: a wrong count, b.bin's units without a count (they would be handed out while in use), a leaked
         // unit, and a file left nameless as if the gateway had died with it deleted but open
         string db = Path.Combine(_dir, "check.db");
         Sql(db, """
-            PRAGMA foreign_keys = OFF;
-            UPDATE unit SET refs = refs + 3 WHERE unit = (SELECT unit FROM map WHERE node = (SELECT id FROM node WHERE name = 'a.bin') AND idx = 0);
-            DELETE FROM unit WHERE unit = (SELECT unit FROM map WHERE node = (SELECT id FROM node WHERE name = 'b.bin') AND idx = 1);
-            INSERT INTO unit(unit, refs) VALUES (3000, 1);
+            UPDATE refrun SET refs = refs + 3 WHERE unit = (SELECT unit FROM extent WHERE node = (SELECT id FROM node WHERE name = 'a.bin') AND idx = 0);
+            DELETE FROM refrun WHERE unit = (SELECT unit FROM extent WHERE node = (SELECT id FROM node WHERE name = 'b.bin') AND idx = 0);
+            INSERT INTO refrun(unit, count, refs) VALUES (3000, 1, 1);
             UPDATE node SET parent = NULL, name_key = NULL WHERE name = 'orphan.bin';
             """);
         v = await MountAsync(target.Lun1, RegionLba, RegionBlocks, "check.db", format: false);
         output.WriteLine(v.MountCheck.ToString());
         Assert.False(v.MountCheck.Clean);
-        Assert.Equal((1, 1, 1, 1), ((int)v.MountCheck.WrongRefcounts, (int)v.MountCheck.MissingUnitRows, (int)v.MountCheck.LeakedUnits,
+        // a.bin's run of 32 units counted 5 instead of 2; b.bin's 17 units had no count; unit 3000 was counted for nothing
+        Assert.Equal((32, 17, 1, 1), ((int)v.MountCheck.WrongRefcounts, (int)v.MountCheck.MissingUnitRows, (int)v.MountCheck.LeakedUnits,
             v.MountCheck.OrphansReclaimed));
-        // the orphan's 16 units are free again, the leaked one too (it was not in use before the damage); b.bin's unit
-        // is in use again
+        // the orphan's 16 units are free again, the leaked one too (it was not in use before the damage); b.bin's units
+        // are in use again
         Assert.Equal(free + MiB, (await v.GetVolumeInfoAsync()).FreeBytes);
         // b.bin's unit is in use again: filling the free space does not overwrite it
         await WriteFileAsync(v, "fill.bin", RandomBytes(32 * MiB));
@@ -207,6 +256,12 @@ public sealed class IscsiVolumeConsistencyTests(LioTargetFixture target, ITestOu
                 output.WriteLine($"clone of 1 GiB (16,384 units): {clock.Elapsed.TotalMilliseconds:F1} ms, {d}");
                 Assert.Equal(0, d.ReadCommands + d.WriteCommands + d.ExtendedCopyCommands + d.OtherCommands);
                 Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"clone of 1 GiB took {clock.Elapsed.TotalMilliseconds:F0} ms");
+                // the cost is per run: the clone is 16 extents (one per 64 MiB clone of block.bin), and block.bin's 1,024
+                // units are one reference-count run (count 33: block.bin, 16 in big.bin, 16 in big-clone.bin)
+                string db = Path.Combine(_dir, "big.db");
+                Assert.Equal(16, Scalar(db, "SELECT count(*) FROM extent WHERE node = (SELECT id FROM node WHERE name = 'big-clone.bin')"));
+                Assert.Equal(1, Scalar(db, "SELECT count(*) FROM refrun"));
+                Assert.Equal(33, Scalar(db, "SELECT refs FROM refrun"));
             }
         }
         await UnmountAsync(v);

@@ -131,7 +131,12 @@ public sealed class IscsiVolume : IStorageVolume
             if (schema > MetadataStore.CurrentSchemaVersion)
                 throw new StorageException(StorageError.InvalidParameter,
                     $"the metadata store {options.MetadataPath} has schema version {schema}; this gateway reads up to {MetadataStore.CurrentSchemaVersion}");
-            if (schema < MetadataStore.CurrentSchemaVersion) store.SetSchemaVersion(MetadataStore.CurrentSchemaVersion); // 0 → 1: same tables
+            if (schema < MetadataStore.CurrentSchemaVersion)
+            {
+                store.Migrate(); // per-unit rows (0/1) → extents and reference-count runs (2)
+                logger.LogInformation("iSCSI volume {Name}: metadata migrated from schema version {From} to {To}", options.Name, schema,
+                    MetadataStore.CurrentSchemaVersion);
+            }
             var volume = new IscsiVolume(options.Name, device, store, sb, options.FirstLba, options.ReadOnly, owned, logger, options.ExtendedCopy);
             volume.LoadAllocation();
             return volume;
@@ -612,10 +617,13 @@ public sealed class IscsiVolume : IStorageVolume
                         await Io(Device.WriteAsync(UnitLba(units[k]), buffer, cancellationToken: ct)).ConfigureAwait(false);
                         k = m;
                     }
-                    for (int k = 0; k < units.Count; k++)
+                    for (int k = 0; k < units.Count;)
                     {
-                        Store.AddRef(units[k]);
-                        Store.SetMap(node.Id, idx + k, units[k]);
+                        int m = k + 1;
+                        while (m < units.Count && units[m] == units[m - 1] + 1) m++;
+                        Store.AddRefRange(units[k], m - k);
+                        Store.SetMapRange(node.Id, idx + k, m - k, units[k]);
+                        k = m;
                     }
                     idx = j;
                     continue;
