@@ -90,7 +90,7 @@ public sealed class IscsiVolumeReconnectTests(LioTargetFixture target, ITestOutp
             await using (dst)
             {
                 var copy = volume.CopyRangeAsync(src, 0, dst, 0, a.Length).AsTask();
-                await Task.Delay(20);
+                await Task.Delay(5);
                 bool during = !copy.IsCompleted;
                 proxy.DropAll();
                 Assert.Equal(a.Length, await copy);
