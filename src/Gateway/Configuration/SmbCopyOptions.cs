@@ -65,6 +65,13 @@ public sealed class ShareOptions
     public string? Target { get; set; }
     public int? Lun { get; set; }
     public string? Metadata { get; set; }
+    /// <summary>A region of the LUN (first block, block count; 0 = to the end): several shares on one LUN.</summary>
+    public long? FirstLba { get; set; }
+    public long? Blocks { get; set; }
+    /// <summary>false: copies on the LUN go by READ/WRITE through the gateway even when the target has EXTENDED COPY.</summary>
+    public bool? ExtendedCopy { get; set; }
+    /// <summary>true: make a new, empty volume on the LUN region when the share is opened (scratch shares, tests).</summary>
+    public bool? Format { get; set; }
 }
 
 public sealed class LimitsOptions

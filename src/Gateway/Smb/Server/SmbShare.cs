@@ -59,5 +59,9 @@ public sealed class SmbShare
         ["Server"] = o.Server, ["Port"] = o.Port?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Export"] = o.Export,
         ["Uid"] = o.Uid?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Gid"] = o.Gid?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Portal"] = o.Portal, ["Target"] = o.Target, ["Lun"] = o.Lun?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Metadata"] = o.Metadata,
+        ["FirstLba"] = o.FirstLba?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Blocks"] = o.Blocks?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["ExtendedCopy"] = o.ExtendedCopy is bool x ? (x ? "true" : "false") : null,
+        ["Format"] = o.Format is bool f ? (f ? "true" : "false") : null,
     };
 }

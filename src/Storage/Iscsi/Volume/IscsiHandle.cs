@@ -80,7 +80,7 @@ public sealed class IscsiHandle : IStorageHandle
     {
         ThrowIfClosed();
         using var _ = await Volume.LockAsync(cancellationToken).ConfigureAwait(false);
-        await Volume.Device.SynchronizeCacheAsync(cancellationToken).ConfigureAwait(false);
+        await IscsiVolume.Io(Volume.Device.SynchronizeCacheAsync(cancellationToken)).ConfigureAwait(false);
         Volume.Store.Checkpoint();
     }
 

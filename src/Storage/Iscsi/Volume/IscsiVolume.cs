@@ -12,8 +12,10 @@ namespace SmbCopy.Storage.Iscsi.Volume;
 /// <param name="Format">Make a new, empty volume even if one is there.</param>
 /// <param name="ReadOnly">Refuse every change.</param>
 /// <param name="UnitSize">Allocation unit in bytes at format (a power of two, a multiple of the block size).</param>
+/// <param name="ExtendedCopy">Copy with EXTENDED COPY when the target can (false: always READ/WRITE through the
+/// gateway — for comparisons, or a target whose copy manager misbehaves).</param>
 public sealed record IscsiVolumeOptions(string Name, string MetadataPath, long FirstLba = 0, long Blocks = 0, bool Format = false,
-    bool ReadOnly = false, int UnitSize = 64 * 1024);
+    bool ReadOnly = false, int UnitSize = 64 * 1024, bool ExtendedCopy = true);
 
 /// <summary>
 /// A share on a LUN (docs/iscsi.md): file data in allocation units on the LUN, names / attributes / times / unit maps
@@ -32,8 +34,12 @@ public sealed class IscsiVolume : IStorageVolume
     private long _cursor, _free;
     private bool _disposed;
 
+    private static long s_sequence;
+    /// <summary>Order in which two volumes' gates are taken (a copy between volumes holds both).</summary>
+    private readonly long _sequence = Interlocked.Increment(ref s_sequence);
+
     private IscsiVolume(string name, ScsiBlockDevice device, MetadataStore store, Superblock sb, long firstLba, bool readOnly,
-        IAsyncDisposable? owned, ILogger logger)
+        IAsyncDisposable? owned, ILogger logger, bool extendedCopy)
     {
         Name = name;
         Device = device;
@@ -42,7 +48,7 @@ public sealed class IscsiVolume : IStorageVolume
         _readOnly = readOnly;
         _owned = owned;
         _logger = logger;
-        _copy = new ScsiCopyEngine(logger);
+        _copy = new ScsiCopyEngine(logger) { UseExtendedCopy = extendedCopy };
         UnitSize = sb.UnitSize;
         BlocksPerUnit = sb.UnitSize / (int)sb.BlockSize;
         DataLba = firstLba + sb.DataOffsetBlocks;
@@ -60,6 +66,17 @@ public sealed class IscsiVolume : IStorageVolume
         | StorageCapabilities.PersistentCreationTime | StorageCapabilities.PersistentDosAttributes;
 
     public int CloneAlignment => UnitSize;
+
+    private long _extendedCopyBytes, _readWriteCopyBytes;
+
+    /// <summary>Bytes this volume copied on the LUN(s) with EXTENDED COPY (range copies, copy on write).</summary>
+    public long ExtendedCopyBytes => Interlocked.Read(ref _extendedCopyBytes);
+
+    /// <summary>Bytes this volume copied with READ/WRITE through the gateway (no copy manager, or refused).</summary>
+    public long ReadWriteCopyBytes => Interlocked.Read(ref _readWriteCopyBytes);
+
+    /// <summary>What the consistency check found at mount.</summary>
+    public ConsistencyReport MountCheck { get; private set; } = null!;
 
     /// <summary>Mounts (or formats) the volume on <paramref name="device"/>. <paramref name="owned"/> is disposed with
     /// the volume (the iSCSI client, when the driver made it).</summary>
@@ -110,7 +127,17 @@ public sealed class IscsiVolume : IStorageVolume
                 sb = sb with { Generation = sb.Generation + 1 };
                 await device.WriteAsync(target, sb.Encode((int)bs), fua: true, cancellationToken).ConfigureAwait(false);
             }
-            var volume = new IscsiVolume(options.Name, device, store, sb, options.FirstLba, options.ReadOnly, owned, logger);
+            long schema = store.SchemaVersion;
+            if (schema > MetadataStore.CurrentSchemaVersion)
+                throw new StorageException(StorageError.InvalidParameter,
+                    $"the metadata store {options.MetadataPath} has schema version {schema}; this gateway reads up to {MetadataStore.CurrentSchemaVersion}");
+            if (schema < MetadataStore.CurrentSchemaVersion)
+            {
+                store.Migrate(); // per-unit rows (0/1) → extents and reference-count runs (2)
+                logger.LogInformation("iSCSI volume {Name}: metadata migrated from schema version {From} to {To}", options.Name, schema,
+                    MetadataStore.CurrentSchemaVersion);
+            }
+            var volume = new IscsiVolume(options.Name, device, store, sb, options.FirstLba, options.ReadOnly, owned, logger, options.ExtendedCopy);
             volume.LoadAllocation();
             return volume;
         }
@@ -123,8 +150,18 @@ public sealed class IscsiVolume : IStorageVolume
 
     private void LoadAllocation()
     {
-        // names dropped while open when the gateway stopped: their units go back to free space
-        foreach (var orphan in Store.Orphans()) Store.InTransaction(() => { FreeNodeLocked(orphan, loadOnly: true); return 0; });
+        // names dropped while open when the gateway stopped (or killed): their units go back to free space; then the
+        // reference counts are checked against the map (and repaired) before free space is derived from them
+        MountCheck = Store.InTransaction(() =>
+        {
+            var orphans = Store.Orphans();
+            foreach (var orphan in orphans) FreeNodeLocked(orphan, loadOnly: true);
+            return Store.CheckAndRepair(Superblock.Units) with { OrphansReclaimed = orphans.Count };
+        });
+        if (MountCheck.Clean)
+            _logger.LogInformation("iSCSI volume {Name}: consistency check: {Report}", Name, MountCheck);
+        else
+            _logger.LogWarning("iSCSI volume {Name}: consistency check: {Report} (repaired)", Name, MountCheck);
         _used = new bool[Superblock.Units];
         foreach (long u in Store.UsedUnits())
             if (u >= 0 && u < _used.Length) _used[u] = true;
@@ -206,6 +243,23 @@ public sealed class IscsiVolume : IStorageVolume
 
     internal long UnitLba(long unit) => DataLba + unit * BlocksPerUnit;
 
+    /// <summary>A SCSI or iSCSI failure (after the initiator's reconnects and retries) as the storage contract's error:
+    /// the sense key's meaning, or Unavailable when the target cannot be reached — a clean NTSTATUS for the client.</summary>
+    internal static async Task Io(Task operation)
+    {
+        try { await operation.ConfigureAwait(false); }
+        catch (Initiator.IscsiException e) { throw Translate(e); }
+    }
+
+    internal static async Task<T> Io<T>(Task<T> operation)
+    {
+        try { return await operation.ConfigureAwait(false); }
+        catch (Initiator.IscsiException e) { throw Translate(e); }
+    }
+
+    private static StorageException Translate(Initiator.IscsiException e) =>
+        new(e is ScsiCommandException c ? c.ToStorageError() : StorageError.Unavailable, "iSCSI: " + e.Message, e);
+
     /// <summary>Drops one reference of each unit; frees those that reach 0.</summary>
     internal void ReleaseUnits(IEnumerable<long> units)
     {
@@ -221,12 +275,12 @@ public sealed class IscsiVolume : IStorageVolume
         uint bs = Device.BlockSize;
         if (byteOffset % bs == 0 && destination.Length % bs == 0)
         {
-            await Device.ReadAsync(byteOffset / bs, destination, ct).ConfigureAwait(false);
+            await Io(Device.ReadAsync(byteOffset / bs, destination, ct)).ConfigureAwait(false);
             return;
         }
         long first = byteOffset / bs, last = (byteOffset + destination.Length + bs - 1) / bs;
         var tmp = new byte[(last - first) * bs];
-        await Device.ReadAsync(first, tmp, ct).ConfigureAwait(false);
+        await Io(Device.ReadAsync(first, tmp, ct)).ConfigureAwait(false);
         tmp.AsMemory((int)(byteOffset - first * bs), destination.Length).CopyTo(destination);
     }
 
@@ -236,26 +290,28 @@ public sealed class IscsiVolume : IStorageVolume
         uint bs = Device.BlockSize;
         if (byteOffset % bs == 0 && data.Length % bs == 0)
         {
-            await Device.WriteAsync(byteOffset / bs, data, cancellationToken: ct).ConfigureAwait(false);
+            await Io(Device.WriteAsync(byteOffset / bs, data, cancellationToken: ct)).ConfigureAwait(false);
             return;
         }
         long first = byteOffset / bs, last = (byteOffset + data.Length + bs - 1) / bs;
         var tmp = new byte[(last - first) * bs];
-        await Device.ReadAsync(first, tmp, ct).ConfigureAwait(false);
+        await Io(Device.ReadAsync(first, tmp, ct)).ConfigureAwait(false);
         data.CopyTo(tmp.AsMemory((int)(byteOffset - first * bs)));
-        await Device.WriteAsync(first, tmp, cancellationToken: ct).ConfigureAwait(false);
+        await Io(Device.WriteAsync(first, tmp, cancellationToken: ct)).ConfigureAwait(false);
     }
 
     /// <summary>Copies whole units inside the LUN (EXTENDED COPY; the engine falls back to READ/WRITE itself),
     /// physically contiguous pairs merged.</summary>
-    internal async Task CopyUnitsAsync(IReadOnlyList<(long From, long To)> pairs, CancellationToken ct)
+    internal async Task CopyUnitsAsync(IscsiVolume from, IReadOnlyList<(long From, long To)> pairs, CancellationToken ct)
     {
         for (int i = 0; i < pairs.Count;)
         {
             int j = i + 1;
             while (j < pairs.Count && pairs[j].From == pairs[j - 1].From + 1 && pairs[j].To == pairs[j - 1].To + 1) j++;
-            await _copy.CopyAsync(Device, UnitLba(pairs[i].From), Device, UnitLba(pairs[i].To), (long)(j - i) * BlocksPerUnit, ct)
+            var r = await Io(_copy.CopyAsync(from.Device, from.UnitLba(pairs[i].From), Device, UnitLba(pairs[i].To), (long)(j - i) * BlocksPerUnit, ct))
                 .ConfigureAwait(false);
+            Interlocked.Add(ref _extendedCopyBytes, r.ExtendedCopyBlocks * Device.BlockSize);
+            Interlocked.Add(ref _readWriteCopyBytes, r.ReadWriteBlocks * Device.BlockSize);
             i = j;
         }
     }
@@ -436,10 +492,9 @@ public sealed class IscsiVolume : IStorageVolume
 
     private void FreeNodeLocked(long id, bool loadOnly = false)
     {
-        var units = Store.Map(id).Select(m => m.Unit).ToList();
-        Store.DeleteNode(id); // map rows go with it (cascade) before their units are released
-        foreach (long u in units)
-            if (Store.Release(u) && !loadOnly) FreeUnits([u]);
+        var freed = Store.ReleaseRange(id, 0); // map rows go before their units are released
+        Store.DeleteNode(id);
+        if (!loadOnly) FreeUnits(freed);
     }
 
     /// <summary>Checks that a node may be deleted now (DirectoryNotEmpty, CannotDelete, AccessDenied for the root).</summary>
@@ -559,13 +614,16 @@ public sealed class IscsiVolume : IStorageVolume
                         var buffer = new byte[runEnd - runStart];
                         long copyFrom = Math.Max(offset, runStart), copyTo = Math.Min(end, runEnd);
                         data.Slice((int)(copyFrom - offset), (int)(copyTo - copyFrom)).CopyTo(buffer.AsMemory((int)(copyFrom - runStart)));
-                        await Device.WriteAsync(UnitLba(units[k]), buffer, cancellationToken: ct).ConfigureAwait(false);
+                        await Io(Device.WriteAsync(UnitLba(units[k]), buffer, cancellationToken: ct)).ConfigureAwait(false);
                         k = m;
                     }
-                    for (int k = 0; k < units.Count; k++)
+                    for (int k = 0; k < units.Count;)
                     {
-                        Store.AddRef(units[k]);
-                        Store.SetMap(node.Id, idx + k, units[k]);
+                        int m = k + 1;
+                        while (m < units.Count && units[m] == units[m - 1] + 1) m++;
+                        Store.AddRefRange(units[k], m - k);
+                        Store.SetMapRange(node.Id, idx + k, m - k, units[k]);
+                        k = m;
                     }
                     idx = j;
                     continue;
@@ -575,7 +633,7 @@ public sealed class IscsiVolume : IStorageVolume
                     // shared with a clone: copy on write (the unchanged bytes move inside the target)
                     long fresh = Allocate(1)[0];
                     allocated.Add(fresh);
-                    await CopyUnitsAsync([(unit, fresh)], ct).ConfigureAwait(false);
+                    await CopyUnitsAsync(this, [(unit, fresh)], ct).ConfigureAwait(false);
                     Store.AddRef(fresh);
                     Store.SetMap(node.Id, idx, fresh);
                     ReleaseUnits([unit]);
@@ -620,15 +678,10 @@ public sealed class IscsiVolume : IStorageVolume
                 await WriteLocked(node with { Size = long.MaxValue }, size, new byte[tail], ct).ConfigureAwait(false);
             }
         }
-        var drop = Store.Map(node.Id, keepUnits);
         var freed = new List<long>();
         Store.InTransaction(() =>
         {
-            foreach (var (index, unit) in drop)
-            {
-                Store.RemoveMap(node.Id, index);
-                if (Store.Release(unit)) freed.Add(unit);
-            }
+            freed.AddRange(Store.ReleaseRange(node.Id, keepUnits));
             Store.Set(node.Id, "size", size);
             long now = Now();
             Store.Set(node.Id, "written", now);
@@ -675,22 +728,12 @@ public sealed class IscsiVolume : IStorageVolume
             throw new StorageException(StorageError.InvalidParameter, "Overlapping clone within one file.");
         if (length == 0) return;
         long units = (length + UnitSize - 1) / UnitSize, si = sourceOffset / UnitSize, di = destinationOffset / UnitSize;
-        var srcMap = Store.Map(s.Id, si, si + units).ToDictionary(m => m.Index, m => m.Unit);
-        var dstMap = Store.Map(d.Id, di, di + units);
         var freed = new List<long>();
         Store.InTransaction(() =>
         {
-            foreach (var (index, unit) in dstMap)
-            {
-                Store.RemoveMap(d.Id, index);
-                if (Store.Release(unit)) freed.Add(unit);
-            }
-            for (long k = 0; k < units; k++)
-                if (srcMap.TryGetValue(si + k, out long unit))
-                {
-                    Store.AddRef(unit);
-                    Store.SetMap(d.Id, di + k, unit);
-                }
+            // set-based: the cost is a few statements, not a round trip per unit (docs/iscsi.md)
+            freed.AddRange(Store.ReleaseRange(d.Id, di, di + units));
+            Store.CloneRange(s.Id, si, d.Id, di, units);
             if (destinationOffset + length > d.Size) Store.Set(d.Id, "size", destinationOffset + length);
             long now = Now();
             Store.Set(d.Id, "written", now);
@@ -703,23 +746,32 @@ public sealed class IscsiVolume : IStorageVolume
     public async ValueTask<long> CopyRangeAsync(IStorageHandle source, long sourceOffset, IStorageHandle destination, long destinationOffset,
         long length, CancellationToken cancellationToken = default)
     {
-        var src = OwnHandle(source, false);
+        // the source may be on another volume of the same iSCSI session (another LUN of the target, or another
+        // region of this LUN): EXTENDED COPY reaches both, so the copy stays on the array
+        var src = source is IscsiHandle sh && !ReferenceEquals(sh.Volume, this) && ReferenceEquals(sh.Volume.Device.Client, Device.Client)
+            && sh.Volume.UnitSize == UnitSize && sh.Volume.Device.BlockSize == Device.BlockSize ? sh : OwnHandle(source, false);
+        src.ThrowIfClosed();
+        if (src.IsDirectory) throw new StorageException(StorageError.IsADirectory, "Is a directory.");
         var dst = OwnHandle(destination, true);
+        var from = src.Volume;
         if (sourceOffset < 0 || destinationOffset < 0 || length < 0)
             throw new StorageException(StorageError.InvalidParameter, "Offsets and length must be non-negative.");
-        using var _ = await LockAsync(cancellationToken).ConfigureAwait(false);
+        // both gates when the source is elsewhere, always in the same order (no deadlock with a copy the other way)
+        using var first = await (from._sequence < _sequence ? from : this).LockAsync(cancellationToken).ConfigureAwait(false);
+        using var second = ReferenceEquals(from, this) ? null
+            : await (from._sequence < _sequence ? this : from).LockAsync(cancellationToken).ConfigureAwait(false);
         ThrowIfReadOnly();
-        var s = Store.GetNode(src.NodeId)!;
+        var s = from.Store.GetNode(src.NodeId)!;
         var d = Store.GetNode(dst.NodeId)!;
         if (sourceOffset >= s.Size || length == 0) return 0;
         length = Math.Min(length, s.Size - sourceOffset);
         bool toEof = sourceOffset + length == s.Size;
         if (sourceOffset % UnitSize != 0 || destinationOffset % UnitSize != 0 || (length % UnitSize != 0 && !(toEof && destinationOffset + length >= d.Size)))
             throw new StorageException(StorageError.NotSupported, $"Unaligned range copy (units of {UnitSize} bytes): stream it.");
-        if (s.Id == d.Id && sourceOffset < destinationOffset + length && destinationOffset < sourceOffset + length)
+        if (ReferenceEquals(from, this) && s.Id == d.Id && sourceOffset < destinationOffset + length && destinationOffset < sourceOffset + length)
             throw new StorageException(StorageError.NotSupported, "Overlapping copy within one file: stream it.");
         long units = (length + UnitSize - 1) / UnitSize, si = sourceOffset / UnitSize, di = destinationOffset / UnitSize;
-        var srcMap = Store.Map(s.Id, si, si + units).ToDictionary(m => m.Index, m => m.Unit);
+        var srcMap = from.Store.Map(s.Id, si, si + units).ToDictionary(m => m.Index, m => m.Unit);
         var dstMap = Store.Map(d.Id, di, di + units).ToDictionary(m => m.Index, m => m.Unit);
         // destination units: reuse those the file owns alone, allocate the others (all before any metadata changes)
         var pairs = new List<(long From, long To)>();
@@ -730,10 +782,10 @@ public sealed class IscsiVolume : IStorageVolume
             var needNew = new List<long>();
             for (long k = 0; k < units; k++)
             {
-                bool hasSrc = srcMap.TryGetValue(si + k, out long from);
+                bool hasSrc = srcMap.TryGetValue(si + k, out long fromUnit);
                 bool hasDst = dstMap.TryGetValue(di + k, out long old);
                 if (!hasSrc) { plan.Add((di + k, null, hasDst ? old : null)); continue; }
-                if (hasDst && Store.Refs(old) == 1) { pairs.Add((from, old)); plan.Add((di + k, old, null)); continue; }
+                if (hasDst && Store.Refs(old) == 1) { pairs.Add((fromUnit, old)); plan.Add((di + k, old, null)); continue; }
                 needNew.Add(k);
             }
             var fresh = needNew.Count > 0 ? Allocate(needNew.Count) : [];
@@ -745,7 +797,7 @@ public sealed class IscsiVolume : IStorageVolume
                 plan.Add((di + k, fresh[i], dstMap.TryGetValue(di + k, out long old) ? old : null));
             }
             pairs.Sort((a, b) => a.To.CompareTo(b.To));
-            await CopyUnitsAsync(pairs, cancellationToken).ConfigureAwait(false);
+            await CopyUnitsAsync(from, pairs, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -798,6 +850,7 @@ public sealed class IscsiVolume : IStorageVolume
         {
             if (_disposed) return;
             _disposed = true;
+            IscsiMetrics.Unregister(this);
             try { await Device.SynchronizeCacheAsync().ConfigureAwait(false); }
             catch (Exception e) when (e is Initiator.IscsiException) { _logger.LogWarning("SYNCHRONIZE CACHE at unmount: {Message}", e.Message); }
             Store.Checkpoint();
