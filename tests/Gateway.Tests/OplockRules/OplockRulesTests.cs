@@ -290,6 +290,44 @@ public sealed class OplockRulesTests : IDisposable
         Assert.Equal(NtStatus.InvalidOplockProtocol, (await AcknowledgeAsync(c1, h1, OplockLevel.None)).Status);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_create_that_breaks_an_oplock_goes_async_first_but_waits_in_place_inside_a_compound(bool compoundMember)
+    {
+        // MS-SMB2 3.3.4.2: the interim response before the wait; a compound member followed by others waits in
+        // place instead (GoAsync there is STATUS_INTERNAL_ERROR), as Windows and Samba (smbtorture compound.compound-break).
+        await using var c1 = new Client(_server);
+        await using var c2 = new Client(_server);
+        var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
+        int interims = 0;
+        int breaksAtInterim = -1;
+        var request = new Smb2Request
+        {
+            Connection = c2.Connection,
+            Server = _server,
+            Header = new Smb2Header { Command = Smb2Command.Create, NextCommand = compoundMember ? 120u : 0u },
+            Message = new byte[Smb2Header.Size],
+            Session = c2.Session,
+            Tree = c2.Tree,
+            SendInterim = _ =>
+            {
+                interims++;
+                breaksAtInterim = c1.Breaks.Count;
+                return ValueTask.CompletedTask;
+            },
+        };
+        var access = AccessMask.Synchronize | AccessMask.FileReadAttributes | AccessMask.FileReadEa;
+        var create = new CreateRequest(0, OplockLevel.None, 2, 0, access, FileAttributes.Normal, ShareAll, Disposition.Open, CreateOptions.None, "file.dat", []);
+        var (status, open, body) = await FileCreate.OpenAsync(request, create);
+        body?.Dispose();
+        Assert.Equal(NtStatus.Success, status);
+        Assert.NotNull(open);
+        Assert.Equal([(OplockLevel.LevelII, holder!.VolatileId)], await c1.WaitForBreaksAsync(1));
+        Assert.Equal(compoundMember ? 0 : 1, interims);
+        if (!compoundMember) Assert.Equal(0, breaksAtInterim); // the interim went out before the break notification
+    }
+
     private async Task<NtStatus> LockAsync(Client client, FileOpen open, ulong offset)
     {
         var message = new byte[Smb2Header.Size + LockRequest.StructureSize];
