@@ -328,6 +328,29 @@ public sealed class OplockRulesTests : IDisposable
         if (!compoundMember) Assert.Equal(0, breaksAtInterim); // the interim went out before the break notification
     }
 
+    [Theory]
+    [InlineData(OplockLevel.LevelII, NtStatus.Success, OplockLevel.LevelII)]
+    [InlineData(OplockLevel.None, NtStatus.Success, OplockLevel.None)]
+    [InlineData(OplockLevel.Exclusive, NtStatus.InvalidOplockProtocol, OplockLevel.None)]
+    [InlineData(OplockLevel.Lease, NtStatus.InvalidParameter, OplockLevel.None)]
+    public async Task An_acknowledgment_completes_the_break_at_the_level_3_3_5_22_1_allows(OplockLevel acked, NtStatus expected, OplockLevel after)
+    {
+        // MS-SMB2 3.3.5.22.1: II or NONE accepted; anything else from an exclusive/batch break ends it at none with
+        // STATUS_INVALID_OPLOCK_PROTOCOL, SMB2_OPLOCK_LEVEL_LEASE with STATUS_INVALID_PARAMETER.
+        await using var c1 = new Client(_server);
+        var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
+        var breaking = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (holder!.Node.Gate)
+        {
+            holder.OplockBreaking = breaking;
+            holder.OplockBreakTarget = OplockLevel.LevelII;
+        }
+        using var response = await AcknowledgeAsync(c1, holder, acked);
+        Assert.Equal(expected, response.Status);
+        Assert.True(breaking.Task.IsCompleted); // the waiting open goes on either way
+        lock (holder.Node.Gate) Assert.Equal(after, holder.Oplock);
+    }
+
     private async Task<NtStatus> LockAsync(Client client, FileOpen open, ulong offset)
     {
         var message = new byte[Smb2Header.Size + LockRequest.StructureSize];

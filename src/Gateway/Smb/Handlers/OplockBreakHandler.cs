@@ -56,6 +56,12 @@ public sealed class OplockBreakHandler : ISmb2Handler
             }
             offered = file.OplockBreakTarget;
         }
+        // 3.3.5.22.1: an acknowledgment naming SMB2_OPLOCK_LEVEL_LEASE ends the break at none with STATUS_INVALID_PARAMETER.
+        if (ack.OplockLevel == OplockLevel.Lease)
+        {
+            Oplocks.CompleteBreak(file, OplockLevel.None);
+            return Smb2Response.Error(NtStatus.InvalidParameter);
+        }
         // The acknowledged level may not exceed what the break offered (3.3.5.22.1).
         if (ack.OplockLevel is not (OplockLevel.None or OplockLevel.LevelII) || (offered == OplockLevel.None && ack.OplockLevel != OplockLevel.None))
         {
