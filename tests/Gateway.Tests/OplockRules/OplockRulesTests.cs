@@ -40,6 +40,8 @@ public sealed class OplockRulesTests : IDisposable
         private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 0));
         private readonly List<(OplockLevel Level, ulong VolatileId)> _breaks = [];
         private readonly Task _reader;
+        /// <summary>False: breaks are recorded, never acknowledged (torture_oplock_handler_timeout).</summary>
+        public bool Acknowledges { get; set; } = true;
         public SmbConnection Connection { get; }
         public SmbSession Session { get; }
         public TreeConnect Tree { get; }
@@ -84,7 +86,7 @@ public sealed class OplockRulesTests : IDisposable
                     var notification = OplockBreak.Parse(frame, Smb2Header.Size);
                     lock (_breaks) _breaks.Add((notification.OplockLevel, notification.FileId.Volatile));
                     // torture_oplock_handler: acknowledge an exclusive/batch break with the offered level.
-                    if (Session.Opens.TryGetValue(notification.FileId.Volatile, out var open) && open is FileOpen file
+                    if (Acknowledges && Session.Opens.TryGetValue(notification.FileId.Volatile, out var open) && open is FileOpen file
                         && file.OplockBreaking is not null)
                         Oplocks.CompleteBreak(file, notification.OplockLevel);
                 }
@@ -349,6 +351,36 @@ public sealed class OplockRulesTests : IDisposable
         Assert.Equal(expected, response.Status);
         Assert.True(breaking.Task.IsCompleted); // the waiting open goes on either way
         lock (holder.Node.Gate) Assert.Equal(after, holder.Oplock);
+    }
+
+    [Fact]
+    public async Task An_unacknowledged_break_times_out_to_none_and_the_open_goes_on()
+    {
+        // MS-SMB2 3.3.4.6 / Windows: the oplock break acknowledgment timer (35 s) lowers the oplock to none
+        // (smbtorture oplock.batch22a). Shortened here; no other test class waits on an acknowledgment.
+        await using var c1 = new Client(_server) { Acknowledges = false };
+        await using var c2 = new Client(_server);
+        var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
+        var saved = Oplocks.BreakTimeout;
+        Oplocks.BreakTimeout = TimeSpan.FromMilliseconds(300);
+        try
+        {
+            var started = DateTime.UtcNow;
+            var (status, _, granted) = await OpenAsync(c2, All, ShareAll, OplockLevel.Batch);
+            Assert.Equal(NtStatus.Success, status);
+            Assert.True(DateTime.UtcNow - started >= TimeSpan.FromMilliseconds(250)); // it did wait for the answer
+            Assert.Equal(OplockLevel.LevelII, granted);
+            Assert.Equal([(OplockLevel.LevelII, holder!.VolatileId)], c1.Breaks);
+            lock (holder.Node.Gate)
+            {
+                Assert.Equal(OplockLevel.None, holder.Oplock);
+                Assert.Null(holder.OplockBreaking);
+            }
+        }
+        finally
+        {
+            Oplocks.BreakTimeout = saved;
+        }
     }
 
     private async Task<NtStatus> LockAsync(Client client, FileOpen open, ulong offset)
