@@ -19,6 +19,15 @@ public static class FileCreate
     private const AccessMask WriteRights = AccessMask.FileWriteData | AccessMask.FileAppendData | AccessMask.FileWriteEa |
         AccessMask.FileWriteAttributes | AccessMask.Delete | AccessMask.WriteDac | AccessMask.WriteOwner | AccessMask.FileDeleteChild;
 
+    /// <summary>
+    /// A CREATE waiting for an oplock break answers STATUS_PENDING first — unless requests follow it in a
+    /// compound: those cannot wait behind an async one, so it waits in place and the compound goes on after
+    /// the break (Windows lets such an open wait, MS-SMB2 3.3.5.2.7 note; Samba the same; smbtorture
+    /// compound.compound-break opens an Office file held with a batch oplock, then GETINFO on it, in one compound).
+    /// </summary>
+    private static ValueTask GoAsyncForBreakAsync(Smb2Request request) =>
+        request.Header.NextCommand != 0 ? ValueTask.CompletedTask : request.GoAsyncAsync();
+
     public static async ValueTask<(NtStatus Status, FileOpen? Open, WireWriter? Body)> OpenAsync(Smb2Request request, CreateRequest create)
     {
         var tree = request.Tree!;
@@ -121,13 +130,27 @@ public static class FileCreate
         ulong id = session.NextVolatileId();
         var open = new FileOpen(request.Server.DurableOpens.NextPersistentId(), id, tree, access, create.ShareAccess & AllShare, handle, node, volume);
         var granted = OplockLevel.None;
+        List<FileOpen>? levelII = null;
         try
         {
-            // Another client's exclusive or batch oplock is broken (and acknowledged) before the
-            // share-mode check, so that a client caching a closed handle can really close it (MS-FSA 2.1.5.17).
-            const AccessMask DataOrDelete = AccessMask.FileReadData | AccessMask.FileWriteData | AccessMask.FileAppendData | AccessMask.FileExecute | AccessMask.Delete;
-            if (existed && !handle.IsDirectory && (access & DataOrDelete) != 0)
-                await Oplocks.BreakForOpenAsync(node, toNone: overwrite, request.GoAsyncAsync, request.Cancellation).ConfigureAwait(false);
+            // Oplocks against this open, in MS-FSA 2.1.5.1.2.1's order: a delete-pending file fails before any oplock
+            // is touched (smbtorture oplock.doc); a share-mode conflict breaks only a batch oplock (its holder may
+            // be caching a closed handle and can really close it), then the conflict is checked again; without a
+            // conflict, every open but a stat open breaks an exclusive or batch oplock (2.1.4.12), and so does an
+            // overwrite even when it is a stat open (it changes the data: oplock.exclusive5, batch13/14/16). The
+            // break is acknowledged (or times out) before this CREATE completes, behind an interim response.
+            if (existed && !handle.IsDirectory)
+            {
+                bool deletePending, conflict;
+                lock (node.Gate)
+                {
+                    deletePending = node.DeletePending;
+                    conflict = node.ShareAccessConflicts(access, open.ShareAccess);
+                }
+                if (!deletePending && (conflict || overwrite || !Oplocks.IsStatOpen(access)))
+                    await Oplocks.BreakForOpenAsync(node, toNone: overwrite, () => GoAsyncForBreakAsync(request), request.Cancellation,
+                        sharingViolation: conflict).ConfigureAwait(false);
+            }
             lock (node.Gate)
             {
                 if (node.DeletePending || share.Nodes.IsDeleteDeferred(handle.FileId)) throw new SmbStatusException(NtStatus.DeletePending);
@@ -136,10 +159,12 @@ public static class FileCreate
                 // being opened for DELETE (MS-FSA 2.1.5.1.2; smb2.streams.delete).
                 if (existed && handle.StreamName is null && access.HasFlag(AccessMask.Delete) && StreamBlocksDelete(share.Nodes, handle.FileId))
                     throw new SmbStatusException(NtStatus.SharingViolation);
+                // Overwrite and supersede change the data: the other opens' level II oplocks break to none (2.1.4.12).
+                if (existed && overwrite) levelII = Oplocks.TakeLevelII(node, except: null);
                 node.AddOpen(open);
                 granted = Oplocks.Grant(node, open, create.RequestedOplockLevel);
             }
-            if (existed && overwrite) Oplocks.BreakLevelII(node, open);
+            Oplocks.SendLevelIIBreaks(levelII);
         }
         catch (OperationCanceledException)
         {

@@ -45,6 +45,8 @@ public sealed class FileOpen : SmbOpen
     public TaskCompletionSource? OplockBreaking { get; set; }
     /// <summary>The level the pending break notification offered.</summary>
     public OplockLevel OplockBreakTarget { get; set; }
+    /// <summary>Set when this open's level II oplock was broken to none (a break the client must not acknowledge, MS-SMB2 2.2.24.1).</summary>
+    public bool OplockLevelIIBroken { get; set; }
 
     /// <summary>CHANGE_NOTIFY state of a directory open (MS-SMB2 3.3.5.19), created by the first request; completed with NOTIFY_CLEANUP on close.</summary>
     public DirectoryWatch? Watch { get; set; }

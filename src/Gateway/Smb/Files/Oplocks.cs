@@ -33,17 +33,31 @@ public static class Oplocks
     }
 
     /// <summary>
+    /// A stat open (MS-FSA 2.1.4.12, operation OPEN: DesiredAccess has no flag other than FILE_READ_ATTRIBUTES,
+    /// FILE_WRITE_ATTRIBUTES and SYNCHRONIZE) breaks no oplock (smbtorture smb2.oplock.statopen1: READ_EA,
+    /// WRITE_EA, READ_CONTROL, WRITE_DAC, WRITE_OWNER and DELETE do break).
+    /// </summary>
+    public static bool IsStatOpen(AccessMask access) =>
+        (access & ~(AccessMask.FileReadAttributes | AccessMask.FileWriteAttributes | AccessMask.Synchronize)) == 0;
+
+    /// <summary>
     /// Before a new open proceeds: breaks another open's exclusive or batch oplock (to level II, or to
     /// none when the new open will overwrite) and waits for the acknowledgment or the holder's close.
+    /// With <paramref name="sharingViolation"/> (the new open conflicts with the share modes) only a batch
+    /// oplock is broken — its holder may be caching a closed handle and can really close it; an exclusive
+    /// holder keeps its oplock and the open fails (MS-FSA 2.1.5.1.2.1; smbtorture exclusive1/3 vs batch1).
     /// Returns false when nothing had to be broken (the caller need not go async).
     /// </summary>
-    public static async Task<bool> BreakForOpenAsync(FileNode node, bool toNone, Func<ValueTask> goAsync, CancellationToken cancellation)
+    public static async Task<bool> BreakForOpenAsync(FileNode node, bool toNone, Func<ValueTask> goAsync, CancellationToken cancellation,
+        bool sharingViolation = false)
     {
         FileOpen? holder;
         Task? pending;
         lock (node.Gate)
         {
-            holder = node.Opens.FirstOrDefault(o => o.Oplock is OplockLevel.Exclusive or OplockLevel.Batch || o.OplockBreaking is not null);
+            holder = node.Opens.FirstOrDefault(o => sharingViolation
+                ? o.Oplock == OplockLevel.Batch
+                : o.Oplock is OplockLevel.Exclusive or OplockLevel.Batch || o.OplockBreaking is not null);
             if (holder is null) return false;
             pending = holder.OplockBreaking?.Task;
         }
@@ -91,15 +105,35 @@ public static class Oplocks
         return true;
     }
 
-    /// <summary>Data changed through <paramref name="writer"/>: every other open's level II oplock is broken to none (no ack, 3.3.4.6).</summary>
-    public static void BreakLevelII(FileNode node, FileOpen? writer)
+    /// <summary>
+    /// Data or size changed through <paramref name="actor"/> (WRITE, SET_INFO end-of-file/allocation, LOCK): every
+    /// level II oplock on the file is broken to none, the actor's own included (MS-FSA 2.1.4.12: all of
+    /// Oplock.IIOplocks; smbtorture smb2.oplock.batch1/batch6 "self break to none", brl1/brl3). No
+    /// acknowledgment is expected (MS-SMB2 2.2.24.1, 3.3.4.6).
+    /// </summary>
+    public static void BreakLevelII(FileNode node, FileOpen? actor)
     {
         List<FileOpen> holders;
-        lock (node.Gate)
+        lock (node.Gate) holders = TakeLevelII(node, except: null);
+        SendLevelIIBreaks(holders);
+    }
+
+    /// <summary>Lowers every level II oplock on the node but <paramref name="except"/> to none (caller holds node.Gate).</summary>
+    internal static List<FileOpen> TakeLevelII(FileNode node, FileOpen? except)
+    {
+        var holders = node.Opens.Where(o => !ReferenceEquals(o, except) && o.Oplock == OplockLevel.LevelII).ToList();
+        foreach (var h in holders)
         {
-            holders = node.Opens.Where(o => !ReferenceEquals(o, writer) && o.Oplock == OplockLevel.LevelII).ToList();
-            foreach (var h in holders) h.Oplock = OplockLevel.None;
+            h.Oplock = OplockLevel.None;
+            h.OplockLevelIIBroken = true;
         }
+        return holders;
+    }
+
+    /// <summary>Sends the level II → none notifications of <see cref="TakeLevelII"/> (outside the gate).</summary>
+    internal static void SendLevelIIBreaks(List<FileOpen>? holders)
+    {
+        if (holders is null) return;
         foreach (var h in holders) _ = SendBreakAsync(h, OplockLevel.None);
     }
 

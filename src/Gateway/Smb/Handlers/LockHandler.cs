@@ -121,6 +121,9 @@ public sealed class LockHandler : ISmb2Handler
         }
 
         var node = file.Node;
+        // A lock request checks for an oplock break (MS-FSA 2.1.4.12, operation BYTE_RANGE_LOCK): level II oplocks,
+        // the locker's own included, break to none (smbtorture smb2.oplock.brl1/brl3).
+        Oplocks.BreakLevelII(node, file);
         var granted = new List<ByteRangeLock>(elements.Count);
         foreach (var element in elements)
         {

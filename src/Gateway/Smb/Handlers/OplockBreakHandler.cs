@@ -42,8 +42,25 @@ public sealed class OplockBreakHandler : ISmb2Handler
         OplockLevel offered;
         lock (file.Node.Gate)
         {
-            if (file.OplockBreaking is null) return Smb2Response.Error(NtStatus.InvalidDeviceState);
+            if (file.OplockBreaking is null)
+            {
+                // A level II → none break needs no acknowledgment (MS-SMB2 2.2.24.1: "the client does not send a
+                // request"); acknowledging one is a protocol error, as on Windows (smbtorture smb2.oplock.levelii500).
+                // Any other acknowledgment without a break in progress: 3.3.5.22.1 (OplockState is not Breaking).
+                if (file.OplockLevelIIBroken && file.Oplock == OplockLevel.None)
+                {
+                    request.Connection.Logger.LogDebug("oplock acknowledgment for {Open} after a level II break to none", file.DisplayName);
+                    return Smb2Response.Error(NtStatus.InvalidOplockProtocol);
+                }
+                return Smb2Response.Error(NtStatus.InvalidDeviceState);
+            }
             offered = file.OplockBreakTarget;
+        }
+        // 3.3.5.22.1: an acknowledgment naming SMB2_OPLOCK_LEVEL_LEASE ends the break at none with STATUS_INVALID_PARAMETER.
+        if (ack.OplockLevel == OplockLevel.Lease)
+        {
+            Oplocks.CompleteBreak(file, OplockLevel.None);
+            return Smb2Response.Error(NtStatus.InvalidParameter);
         }
         // The acknowledged level may not exceed what the break offered (3.3.5.22.1).
         if (ack.OplockLevel is not (OplockLevel.None or OplockLevel.LevelII) || (offered == OplockLevel.None && ack.OplockLevel != OplockLevel.None))
