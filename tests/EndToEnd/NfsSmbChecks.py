@@ -266,7 +266,12 @@ def restart(c, a):
                     for i in range(want_written, 16 * MiB, 4096)))
         if not ok:
             exact = False
-            detail.append(f"@{base >> 20} MiB status 0x{status:08X} total {total}")
+            kinds = []
+            for i in range(0, 16 * MiB, MiB):
+                blocks = [("s" if region_new[j:j + 4096] == data[base + j:base + j + 4096] else
+                           "f" if region_new[j:j + 4096] == fill[:4096] else "x") for j in range(i, i + MiB, 4096)]
+                kinds.append("".join(sorted(set(blocks))))
+            detail.append(f"@{base >> 20} MiB status 0x{status:08X} total {total}; per MiB (s=source f=old x=other): {' '.join(kinds)}")
     check(len(got) == size and exact,
           f"COPYCHUNK of {size >> 20} MiB across an nfsd restart: {sum(1 for r in results if r[1][0] == 0)} of {len(results)} requests "
           f"succeeded, every reported byte count matches the destination's content {exact} {detail}")

@@ -957,6 +957,7 @@ internal sealed class NfsVolume : IStorageVolume
             return 0;
         long done = 0;
         bool unstable = false, forceSync = false;
+        int stalls = 0;
         byte[]? verifier = null;
         try
         {
@@ -990,7 +991,19 @@ internal sealed class NfsVolume : IStorageVolume
                         "COPY: " + Nfs4.StatusName(step.Status), step.Status);
                 }
                 if (step.Copied == 0)
-                    break; // end of the source
+                {
+                    // The end of the source, or a COPY the server cut short with nothing copied (an nfsd shutting down
+                    // interrupts its copies and answers NFS4_OK with wr_count 0): only the source's size tells.
+                    long eof = (await src.GetInfoAsync(cancellationToken).ConfigureAwait(false)).EndOfFile;
+                    if (so >= eof)
+                        break;
+                    if (++stalls <= 3)
+                        continue;
+                    if (done > 0)
+                        break;
+                    throw new StorageException(StorageError.IoError, $"COPY made no progress at offset {so} of a {eof}-byte source.");
+                }
+                stalls = 0;
                 done += step.Copied;
                 if (step.Committed != Nfs4.FileSync)
                 {
