@@ -11,8 +11,11 @@ internal static class Nfs4
         OpOpen = 18, OpPutfh = 22, OpPutrootfh = 24, OpRead = 25, OpReaddir = 26, OpReadlink = 27, OpRemove = 28,
         OpRename = 29, OpRestorefh = 31, OpSavefh = 32, OpSetattr = 34, OpWrite = 38,
         OpExchangeId = 42, OpCreateSession = 43, OpDestroySession = 44, OpSequence = 53, OpDestroyClientid = 57,
-        OpReclaimComplete = 58, OpAllocate = 59, OpCopy = 60, OpDeallocate = 62, OpOffloadStatus = 67, OpClone = 71,
+        OpReclaimComplete = 58, OpBindConnToSession = 41, OpOffloadCancel = 66, OpAllocate = 59, OpCopy = 60, OpDeallocate = 62, OpOffloadStatus = 67, OpClone = 71,
         OpGetxattr = 72, OpSetxattr = 73, OpRemovexattr = 75, OpIllegal = 10044;
+
+    // callback operations (RFC 8881 §20, RFC 7862 §16.1)
+    public const uint CbOpSequence = 11, CbOpOffload = 15;
 
     // nfsstat4
     public const int Ok = 0, Perm = 1, NoEnt = 2, Io = 5, NxIo = 6, Access = 13, Exist = 17, XDev = 18, NotDir = 20,

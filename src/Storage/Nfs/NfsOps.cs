@@ -67,9 +67,14 @@ internal static class NfsOps
         attributes.Write(w);
     }
 
-    public static void Copy(this Compound c, byte[] srcState, byte[] dstState, long srcOffset, long dstOffset, long count) =>
+    public static void Copy(this Compound c, byte[] srcState, byte[] dstState, long srcOffset, long dstOffset, long count,
+        bool synchronous = true) =>
         c.Op(Nfs4.OpCopy).Fixed(srcState).Fixed(dstState).I64(srcOffset).I64(dstOffset).I64(count)
-            .Bool(false /* consecutive */).Bool(true /* synchronous */).U32(0 /* intra-server */);
+            .Bool(false /* consecutive */).Bool(synchronous).U32(0 /* intra-server */);
+
+    public static void OffloadStatus(this Compound c, byte[] stateId) => c.Op(Nfs4.OpOffloadStatus).Fixed(stateId);
+
+    public static void OffloadCancel(this Compound c, byte[] stateId) => c.Op(Nfs4.OpOffloadCancel).Fixed(stateId);
 
     public static void Clone(this Compound c, byte[] srcState, byte[] dstState, long srcOffset, long dstOffset, long count) =>
         c.Op(Nfs4.OpClone).Fixed(srcState).Fixed(dstState).I64(srcOffset).I64(dstOffset).I64(count);

@@ -61,7 +61,7 @@ internal sealed class NfsReply(XdrReader reader, int status, int count)
 
 /// <summary>
 /// An NFSv4.1 client with one session (RFC 8881 §2.10): EXCHANGE_ID, CREATE_SESSION (fore channel sized to the
-/// server's limits, no backchannel), SEQUENCE with a slot table, RECLAIM_COMPLETE, lease renewal while idle,
+/// server's limits, a backchannel on the same connection for CB_OFFLOAD, RFC 7862 §15.9), SEQUENCE with a slot table, RECLAIM_COMPLETE, lease renewal while idle,
 /// DESTROY_SESSION at dispose. Recovery: a lost connection is reconnected (SP4_NONE binds it on the next SEQUENCE);
 /// a lost session (BADSESSION, DEADSESSION, SEQ_MISORDERED, an unanswered slot) is replaced by CREATE_SESSION; a lost
 /// client (STALE_CLIENTID: the server restarted) by EXCHANGE_ID again, which bumps <see cref="StateGeneration"/> so
@@ -84,6 +84,14 @@ internal sealed class NfsSession : IAsyncDisposable
     private long _lastRenewTicks = Environment.TickCount64;
     private int _leaseSeconds = 90;
     private int _disposed;
+    private int _binding;
+    private long _lastBindTicks = -10_000;
+    private readonly object _offloadGate = new();
+    private readonly Dictionary<string, TaskCompletionSource<OffloadResult>> _offloads = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, OffloadResult> _earlyOffloads = new(StringComparer.Ordinal);
+
+    /// <summary>The callback program number sent in CREATE_SESSION; CB_COMPOUND calls for another are refused.</summary>
+    public const uint CallbackProgram = 0x4000_0000;
 
     private sealed class SessionState
     {
@@ -94,6 +102,10 @@ internal sealed class NfsSession : IAsyncDisposable
         public required int MaxRequest, MaxResponse, MaxResponseCached, MaxOps;
         public volatile bool Broken;
         public int Generation;
+        /// <summary>The server accepted CREATE_SESSION4_FLAG_CONN_BACK_CHAN.</summary>
+        public bool BackChannel;
+        /// <summary>SEQUENCE said the callback path is down (a new connection is bound to the fore channel only).</summary>
+        public volatile bool CallbackPathDown;
     }
 
     public NfsSession(RpcClient rpc, ILogger logger, string ownerHint)
@@ -121,7 +133,12 @@ internal sealed class NfsSession : IAsyncDisposable
             .AddTimeout(TimeSpan.FromSeconds(120))
             .Build();
         _renewTimer = new Timer(_ => _ = RenewIfIdleAsync(), null, Timeout.Infinite, Timeout.Infinite);
+        _rpc.CallHandler = HandleCall;
     }
+
+    /// <summary>True when the server can reach this client on the backchannel now, so an asynchronous COPY's CB_OFFLOAD
+    /// will arrive.</summary>
+    public bool CallbacksUp => _session is { BackChannel: true, Broken: false, CallbackPathDown: false };
 
     /// <summary>Bumped when the server forgot this client (restart, lease expiry): open stateids are gone.</summary>
     public int StateGeneration { get; private set; }
@@ -257,6 +274,16 @@ internal sealed class NfsSession : IAsyncDisposable
             Volatile.Write(ref _lastRenewTicks, Environment.TickCount64);
             if ((flags & 0x0000_0100) != 0) // SEQ4_STATUS_RESTART_RECLAIM_NEEDED
                 _logger.LogInformation("NFS {Endpoint}: server asks for reclaim after a restart", _rpc.Endpoint);
+            // SEQ4_STATUS_CB_PATH_DOWN / CB_PATH_DOWN_SESSION / BACKCHANNEL_FAULT: bind this connection to the backchannel
+            if (s.BackChannel && (flags & 0x0000_0601) != 0)
+            {
+                if (!s.CallbackPathDown)
+                    _logger.LogInformation("NFS {Endpoint}: callback path down (flags 0x{Flags:x}); binding the connection", _rpc.Endpoint, flags);
+                s.CallbackPathDown = true;
+                _ = BindBackchannelAsync(s);
+            }
+            else if (s.CallbackPathDown && (flags & 0x0000_0601) == 0)
+                s.CallbackPathDown = false;
             if (Nfs4.IsTransient(status))
                 throw new NfsTransientException("COMPOUND: " + Nfs4.StatusName(status));
             return new NfsReply(r, status, count - 1);
@@ -389,18 +416,18 @@ internal sealed class NfsSession : IAsyncDisposable
         const int wantSize = 4 * 1024 * 1024 + 64 * 1024;
         var r = await SoloAsync(Nfs4.OpCreateSession, w =>
         {
-            w.U64(_clientId).U32(_createSessionSeq).U32(0); // no PERSIST, no CONN_BACK_CHAN (COPY is always synchronous)
+            w.U64(_clientId).U32(_createSessionSeq).U32(0x2); // CREATE_SESSION4_FLAG_CONN_BACK_CHAN: CB_OFFLOAD comes here
             // fore channel: ask big, the server lowers to its limits
             w.U32(0).U32(wantSize).U32(wantSize).U32(64 * 1024).U32(64).U32(64).U32(0);
-            // back channel (unused)
-            w.U32(0).U32(4096).U32(4096).U32(0).U32(2).U32(1).U32(0);
-            w.U32(0x4000_0000); // cb_program
+            // back channel: CB_SEQUENCE + CB_OFFLOAD are small; nothing is cached
+            w.U32(0).U32(16 * 1024).U32(16 * 1024).U32(0).U32(4).U32(4).U32(0);
+            w.U32(CallbackProgram); // cb_program
             w.U32(1).U32(0);    // callback_sec_parms4<>: AUTH_NONE
         }, cancellationToken).ConfigureAwait(false);
         _createSessionSeq++;
         var id = r.Fixed(16, "sessionid");
         r.U32("sequenceid");
-        r.U32("flags");
+        uint sessionFlags = r.U32("flags");
         r.U32("headerpadsize");
         int maxReq = (int)Math.Min(r.U32("maxrequestsize"), int.MaxValue);
         int maxResp = (int)Math.Min(r.U32("maxresponsesize"), int.MaxValue);
@@ -415,6 +442,7 @@ internal sealed class NfsSession : IAsyncDisposable
         {
             Id = id, SlotSeq = new uint[slots], Slots = new SemaphoreSlim(slots, slots), Free = free,
             MaxRequest = maxReq, MaxResponse = maxResp, MaxResponseCached = maxCached, MaxOps = maxOps,
+            BackChannel = (sessionFlags & 0x2) != 0,
         };
     }
 
@@ -429,6 +457,190 @@ internal sealed class NfsSession : IAsyncDisposable
         {
             _logger.LogDebug("NFS {Endpoint}: DESTROY_SESSION: {Error}", _rpc.Endpoint, e.Message);
         }
+    }
+
+    // ------------------------------------------------------------------ backchannel (RFC 8881 §2.10.3.1, §20; RFC 7862 §16.1)
+
+    /// <summary>BIND_CONN_TO_SESSION (CDFC4_BACK_OR_BOTH) of the current connection, once at a time.</summary>
+    private async Task BindBackchannelAsync(SessionState s)
+    {
+        if (Environment.TickCount64 - Volatile.Read(ref _lastBindTicks) < 5000 || Interlocked.Exchange(ref _binding, 1) != 0)
+            return;
+        Volatile.Write(ref _lastBindTicks, Environment.TickCount64);
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var r = await SoloAsync(Nfs4.OpBindConnToSession, w => w.Fixed(s.Id).U32(3).Bool(false), cts.Token).ConfigureAwait(false);
+            r.Skip(16, "sessionid");
+            uint dir = r.U32("dir");
+            _logger.LogInformation("NFS {Endpoint}: connection bound to the session (direction {Dir})", _rpc.Endpoint, dir);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _logger.LogInformation("NFS {Endpoint}: BIND_CONN_TO_SESSION failed: {Error}; asynchronous copies are polled", _rpc.Endpoint, e.Message);
+        }
+        finally { Volatile.Write(ref _binding, 0); }
+    }
+
+    /// <summary>The result of an asynchronous COPY (CB_OFFLOAD, or OFFLOAD_STATUS with osr_complete).</summary>
+    internal sealed record OffloadResult(int Status, long Count, uint Committed, byte[] Verifier);
+
+    private static string OffloadKey(ReadOnlySpan<byte> stateId) => Convert.ToHexString(stateId[4..16]); // "other": seqid may differ
+
+    /// <summary>Completes when the server reports the end of the asynchronous copy <paramref name="stateId"/> (a
+    /// CB_OFFLOAD that came before this call counts).</summary>
+    internal Task<OffloadResult> WaitForOffload(byte[] stateId)
+    {
+        string key = OffloadKey(stateId);
+        lock (_offloadGate)
+        {
+            if (!_offloads.TryGetValue(key, out var tcs))
+                _offloads[key] = tcs = new TaskCompletionSource<OffloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_earlyOffloads.Remove(key, out var early))
+                tcs.TrySetResult(early);
+            return tcs.Task;
+        }
+    }
+
+    internal void ForgetOffload(byte[] stateId)
+    {
+        string key = OffloadKey(stateId);
+        lock (_offloadGate)
+        {
+            _offloads.Remove(key);
+            _earlyOffloads.Remove(key);
+        }
+    }
+
+    /// <summary>Also used by OFFLOAD_STATUS when the server fills osr_complete.</summary>
+    internal void CompleteOffload(byte[] stateId, OffloadResult result)
+    {
+        string key = OffloadKey(stateId);
+        lock (_offloadGate)
+        {
+            if (_offloads.TryGetValue(key, out var tcs))
+                tcs.TrySetResult(result);
+            else
+            {
+                if (_earlyOffloads.Count > 1024)
+                    _earlyOffloads.Clear(); // copies nobody waits for any more
+                _earlyOffloads[key] = result;
+            }
+        }
+    }
+
+    /// <summary>A CALL from the server on the connection: CB_NULL, or CB_COMPOUND with CB_SEQUENCE + CB_OFFLOAD. Runs on
+    /// the connection's reader: decodes, completes waiters, returns the reply.</summary>
+    private XdrWriter? HandleCall(byte[] record)
+    {
+        var r = new XdrReader(record);
+        uint xid;
+        try
+        {
+            xid = r.U32("xid");
+        }
+        catch (NfsProtocolException)
+        {
+            return null;
+        }
+        var reply = new XdrWriter(256);
+        reply.Reserve(4);
+        reply.U32(xid).U32(1).U32(0).U32(0).U32(0); // REPLY, MSG_ACCEPTED, verifier AUTH_NONE
+        try
+        {
+            r.U32("msg_type");
+            uint rpcVersion = r.U32("rpcvers");
+            uint prog = r.U32("prog"), vers = r.U32("vers"), proc = r.U32("proc");
+            r.U32("cred flavor"); r.OpaqueSpan(400, "cred");
+            r.U32("verf flavor"); r.OpaqueSpan(400, "verf");
+            if (rpcVersion != 2 || prog != CallbackProgram)
+                return reply.U32(1); // PROG_UNAVAIL
+            if (vers != 1)
+                return reply.U32(2).U32(1).U32(1); // PROG_MISMATCH 1..1
+            if (proc == 0)
+                return reply.U32(0); // CB_NULL
+            if (proc != 1)
+                return reply.U32(3); // PROC_UNAVAIL
+            var body = CbCompound(r);
+            reply.U32(0);
+            reply.Fixed(body.Written);
+            return reply;
+        }
+        catch (NfsProtocolException e)
+        {
+            _logger.LogWarning("NFS {Endpoint}: undecodable callback: {Error}", _rpc.Endpoint, e.Message);
+            return reply.U32(4); // GARBAGE_ARGS
+        }
+    }
+
+    private XdrWriter CbCompound(XdrReader r)
+    {
+        var tag = r.Opaque(1024, "tag");
+        r.U32("minorversion");
+        r.U32("callback_ident");
+        uint count = r.U32("op count");
+        var results = new XdrWriter(128);
+        int done = 0, status = Nfs4.Ok;
+        for (uint i = 0; i < count && status == Nfs4.Ok; i++)
+        {
+            uint op = r.U32("cb op");
+            done++;
+            switch (op)
+            {
+                case Nfs4.CbOpSequence:
+                {
+                    var sid = r.Fixed(16, "sessionid");
+                    uint seq = r.U32("sequenceid"), slot = r.U32("slotid"), high = r.U32("highest_slotid");
+                    r.Bool("cachethis");
+                    uint lists = r.U32("referring_call_lists");
+                    for (uint l = 0; l < lists; l++)
+                    {
+                        r.Skip(16, "referring sessionid");
+                        uint calls = r.U32("referring_calls");
+                        for (uint c = 0; c < calls; c++) { r.U32(); r.U32(); }
+                    }
+                    if (i != 0)
+                        status = Nfs4.SequencePos;
+                    else if (_session is not { } s || !s.Id.AsSpan().SequenceEqual(sid))
+                        status = Nfs4.BadSession;
+                    results.U32(op).U32((uint)status);
+                    if (status == Nfs4.Ok)
+                        results.Fixed(sid).U32(seq).U32(slot).U32(high).U32(high);
+                    break;
+                }
+                case Nfs4.CbOpOffload:
+                {
+                    r.OpaqueSpan(128, "coa_fh");
+                    var stateId = r.Fixed(16, "coa_stateid");
+                    int copyStatus = r.I32("coa_status");
+                    OffloadResult result;
+                    if (copyStatus == Nfs4.Ok)
+                    {
+                        uint ids = r.U32("wr_callback_id count");
+                        if (ids > 1) throw new NfsProtocolException("CB_OFFLOAD with more than one callback id.");
+                        if (ids == 1) r.Skip(16, "wr_callback_id");
+                        long copied = r.I64("wr_count");
+                        uint committed = r.U32("wr_committed");
+                        var verifier = r.Fixed(8, "wr_writeverf");
+                        result = new OffloadResult(Nfs4.Ok, copied, committed, verifier);
+                    }
+                    else
+                        result = new OffloadResult(copyStatus, r.I64("coa_bytes_copied"), Nfs4.Unstable, []);
+                    _logger.LogDebug("NFS {Endpoint}: CB_OFFLOAD {State}: {Status}, {Count} bytes", _rpc.Endpoint,
+                        OffloadKey(stateId), Nfs4.StatusName(copyStatus), result.Count);
+                    CompleteOffload(stateId, result);
+                    results.U32(op).U32(0);
+                    break;
+                }
+                default:
+                    status = op is >= 3 and <= 15 ? Nfs4.NotSupp : Nfs4.IllegalOp;
+                    results.U32(status == Nfs4.IllegalOp ? (uint)Nfs4.IllegalOp : op).U32((uint)status);
+                    break;
+            }
+        }
+        var w = new XdrWriter(results.Length + 64);
+        w.U32((uint)status).Opaque(tag).U32((uint)done).Fixed(results.Written);
+        return w;
     }
 
     // ------------------------------------------------------------------ lease

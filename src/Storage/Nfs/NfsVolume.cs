@@ -119,7 +119,10 @@ internal sealed class NfsVolume : IStorageVolume
                 throw new StorageException(StorageError.NotADirectory, $"Export '{export}' is not a directory.");
             if (rootAttrs.LeaseTime is uint lease)
                 session.LeaseSeconds = (int)Math.Clamp(lease, 5u, 3600u);
-            var volume = new NfsVolume(options.Name, rpc, session, rootFh, rootAttrs, options.ReadOnly, export, logger);
+            var volume = new NfsVolume(options.Name, rpc, session, rootFh, rootAttrs, options.ReadOnly, export, logger)
+            {
+                AsyncCopyMinBytes = ParseNumber(options, "AsyncCopyMinBytes", 16 << 20, 0, int.MaxValue),
+            };
             await volume.ProbeAsync(rootAttrs, cancellationToken).ConfigureAwait(false);
             volume._closer = Task.Run(volume.CloseLoopAsync, CancellationToken.None);
             logger.LogInformation("NFS volume {Share} at {Server}:{Port}{Export}: {Capabilities}, clone alignment {Alignment}, I/O size {Io}",
@@ -917,6 +920,30 @@ internal sealed class NfsVolume : IStorageVolume
         }
     }
 
+    /// <summary>Ranges at least this long go by an asynchronous COPY when the backchannel is up; 0 = never. Setting
+    /// "AsyncCopyMinBytes" (default 16 MiB: a synchronous COPY on Linux copies at most 4 MiB per call).</summary>
+    internal long AsyncCopyMinBytes { get; set; } = 16L << 20;
+
+    /// <summary>How often an asynchronous COPY is polled with OFFLOAD_STATUS while CB_OFFLOAD is awaited.</summary>
+    internal TimeSpan OffloadPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How the asynchronous copies of this volume ended (for tests and logs).</summary>
+    internal int AsyncCopies, AsyncByCallback, AsyncByStatus, AsyncResumedSync, AsyncCancelled;
+
+    /// <summary>The status of the last OFFLOAD_CANCEL sent (NFS4_OK = the server stopped the copy).</summary>
+    internal int LastOffloadCancelStatus { get; private set; } = -1;
+
+    private readonly record struct CopyStep(long Copied, uint Committed, byte[]? Verifier, int Status, bool Lost = false);
+
+    /// <summary>
+    /// NFS COPY (RFC 7862 §15.2), intra-server. Ranges of at least <see cref="AsyncCopyMinBytes"/> ask for an
+    /// asynchronous copy when the backchannel is up: the server answers with a callback stateid and reports the end with
+    /// CB_OFFLOAD (§16.1); OFFLOAD_STATUS (§15.9) is polled meanwhile (a server that fills osr_complete ends the wait too;
+    /// Linux answers BAD_STATEID once the copy is over, and then a CB_OFFLOAD that never came means the outcome is
+    /// unknown: the range is copied again synchronously, which COPY makes harmless). Cancellation sends OFFLOAD_CANCEL
+    /// (§15.8). Smaller ranges, or no backchannel: synchronous COPY looped on wr_count. COMMIT when any step was
+    /// UNSTABLE.
+    /// </summary>
     public async ValueTask<long> CopyRangeAsync(IStorageHandle source, long sourceOffset, IStorageHandle destination, long destinationOffset,
         long length, CancellationToken cancellationToken = default)
     {
@@ -929,7 +956,8 @@ internal sealed class NfsVolume : IStorageVolume
         if (length == 0)
             return 0;
         long done = 0;
-        bool unstable = false;
+        bool unstable = false, forceSync = false;
+        int stalls = 0;
         byte[]? verifier = null;
         try
         {
@@ -938,38 +966,22 @@ internal sealed class NfsVolume : IStorageVolume
                 cancellationToken.ThrowIfCancellationRequested();
                 long count = length - done;
                 long so = sourceOffset + done, dof = destinationOffset + done;
-                (long Copied, uint Committed, byte[] Verifier, int Status) step;
+                bool useAsync = !forceSync && AsyncCopyMinBytes > 0 && count >= AsyncCopyMinBytes && Session.CallbacksUp;
+                CopyStep step;
                 try
                 {
-                    step = await src.WithStateAsync(dst, async (srcState, dstState) =>
-                    {
-                        var r = await RunAsync(c =>
-                        {
-                            c.PutFh(src.Fh); c.SaveFh(); c.PutFh(dst.Fh);
-                            c.Copy(srcState, dstState, so, dof, count);
-                        }, true, cancellationToken).ConfigureAwait(false);
-                        r.Ok(Nfs4.OpPutfh, "PUTFH"); r.Ok(Nfs4.OpSavefh, "SAVEFH"); r.Ok(Nfs4.OpPutfh, "PUTFH");
-                        int st = r.Next(Nfs4.OpCopy);
-                        if (st is Nfs4.NotSupp or Nfs4.XDev or Nfs4.OffloadNoReqs or Nfs4.IllegalOp or Nfs4.OffloadDenied)
-                            return (0L, 0u, Array.Empty<byte>(), st);
-                        if (st != Nfs4.Ok)
-                            throw new NfsStatusException(st, Nfs4.OpCopy, "COPY");
-                        uint callbacks = r.R.U32("wr_callback_id count");
-                        if (callbacks > 1)
-                            throw new NfsProtocolException($"COPY returned {callbacks} callback stateids.");
-                        if (callbacks == 1)
-                            throw new NfsProtocolException("COPY went asynchronous although a synchronous copy was asked.");
-                        long copied = r.R.I64("wr_count");
-                        uint committed = r.R.U32("wr_committed");
-                        var verf = r.R.Fixed(8, "wr_writeverf");
-                        if (copied < 0 || copied > count)
-                            throw new NfsProtocolException($"COPY reports {copied} bytes for {count} asked.");
-                        return (copied, committed, verf, Nfs4.Ok);
-                    }, cancellationToken).ConfigureAwait(false);
+                    step = useAsync
+                        ? await CopyAsyncStepAsync(src, dst, so, dof, count, cancellationToken).ConfigureAwait(false)
+                        : await CopySyncStepAsync(src, dst, so, dof, count, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception) when (done > 0)
+                catch (Exception e) when (done > 0 && e is not OperationCanceledException)
                 {
                     break; // report the progress; the next call reports the error
+                }
+                if (step.Lost)
+                {
+                    forceSync = true; // the asynchronous copy's outcome is unknown: this range again, synchronously
+                    continue;
                 }
                 if (step.Status != Nfs4.Ok)
                 {
@@ -979,12 +991,24 @@ internal sealed class NfsVolume : IStorageVolume
                         "COPY: " + Nfs4.StatusName(step.Status), step.Status);
                 }
                 if (step.Copied == 0)
-                    break; // end of the source
+                {
+                    // The end of the source, or a COPY the server cut short with nothing copied (an nfsd shutting down
+                    // interrupts its copies and answers NFS4_OK with wr_count 0): only the source's size tells.
+                    long eof = (await src.GetInfoAsync(cancellationToken).ConfigureAwait(false)).EndOfFile;
+                    if (so >= eof)
+                        break;
+                    if (++stalls <= 3)
+                        continue;
+                    if (done > 0)
+                        break;
+                    throw new StorageException(StorageError.IoError, $"COPY made no progress at offset {so} of a {eof}-byte source.");
+                }
+                stalls = 0;
                 done += step.Copied;
                 if (step.Committed != Nfs4.FileSync)
                 {
                     unstable = true;
-                    verifier = step.Verifier;
+                    verifier = step.Verifier ?? verifier;
                 }
             }
             if (unstable)
@@ -994,6 +1018,146 @@ internal sealed class NfsVolume : IStorageVolume
         catch (NfsStatusException e)
         {
             throw e.ToStorage("Copying a range");
+        }
+    }
+
+    private static bool IsCopyRefusal(int status) =>
+        status is Nfs4.NotSupp or Nfs4.XDev or Nfs4.OffloadNoReqs or Nfs4.IllegalOp or Nfs4.OffloadDenied;
+
+    private async Task<CopyStep> CopySyncStepAsync(NfsHandle src, NfsHandle dst, long so, long dof, long count, CancellationToken ct)
+    {
+        var (step, id) = await SendCopyAsync(src, dst, so, dof, count, true, ct).ConfigureAwait(false);
+        if (id is not null)
+            throw new NfsProtocolException("COPY went asynchronous although a synchronous copy was asked.");
+        return step;
+    }
+
+    /// <summary>COPY; returns the write_response4 and the callback stateid when the server went asynchronous.</summary>
+    private Task<(CopyStep Step, byte[]? CallbackId)> SendCopyAsync(NfsHandle src, NfsHandle dst, long so, long dof, long count,
+        bool synchronous, CancellationToken ct) =>
+        src.WithStateAsync(dst, async (srcState, dstState) =>
+        {
+            var r = await RunAsync(c =>
+            {
+                c.PutFh(src.Fh); c.SaveFh(); c.PutFh(dst.Fh);
+                c.Copy(srcState, dstState, so, dof, count, synchronous);
+            }, true, ct).ConfigureAwait(false);
+            r.Ok(Nfs4.OpPutfh, "PUTFH"); r.Ok(Nfs4.OpSavefh, "SAVEFH"); r.Ok(Nfs4.OpPutfh, "PUTFH");
+            int st = r.Next(Nfs4.OpCopy);
+            if (IsCopyRefusal(st))
+                return (new CopyStep(0, 0, null, st), (byte[]?)null);
+            if (st != Nfs4.Ok)
+                throw new NfsStatusException(st, Nfs4.OpCopy, "COPY");
+            uint callbacks = r.R.U32("wr_callback_id count");
+            if (callbacks > 1)
+                throw new NfsProtocolException($"COPY returned {callbacks} callback stateids.");
+            byte[]? id = callbacks == 1 ? r.R.Fixed(16, "wr_callback_id") : null;
+            long copied = r.R.I64("wr_count");
+            uint committed = r.R.U32("wr_committed");
+            var verf = r.R.Fixed(8, "wr_writeverf");
+            if (copied < 0 || copied > count)
+                throw new NfsProtocolException($"COPY reports {copied} bytes for {count} asked.");
+            return (new CopyStep(copied, committed, verf, Nfs4.Ok), id);
+        }, ct);
+
+    private async Task<CopyStep> CopyAsyncStepAsync(NfsHandle src, NfsHandle dst, long so, long dof, long count, CancellationToken ct)
+    {
+        int generation = Session.StateGeneration;
+        var (first, id) = await SendCopyAsync(src, dst, so, dof, count, false, ct).ConfigureAwait(false);
+        if (id is null)
+            return first; // the server chose to copy synchronously (or refused)
+        Interlocked.Increment(ref AsyncCopies);
+        var finished = Session.WaitForOffload(id);
+        long progress = 0;
+        long goneAt = -1; // when OFFLOAD_STATUS stopped knowing the copy
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Logger.LogDebug("NFS {Share}: asynchronous COPY of {Count} bytes started", Name, count);
+        try
+        {
+            while (true)
+            {
+                var tick = Task.Delay(OffloadPollInterval, ct);
+                if (await Task.WhenAny(finished, tick).ConfigureAwait(false) == finished)
+                    return Finish(await finished.ConfigureAwait(false), byCallback: true);
+                await tick.ConfigureAwait(false); // throws when cancelled
+                if (Session.StateGeneration != generation)
+                {
+                    // The server forgot this client (restart): the copy and its unstable data are gone.
+                    Logger.LogInformation("NFS {Share}: asynchronous COPY lost with the server's state; copying the range again", Name);
+                    Interlocked.Increment(ref AsyncResumedSync);
+                    return new CopyStep(0, 0, null, Nfs4.Ok, Lost: true);
+                }
+                if (goneAt >= 0)
+                {
+                    if (clock.ElapsedMilliseconds - goneAt > Math.Max(5000, 3 * OffloadPollInterval.TotalMilliseconds))
+                    {
+                        Logger.LogInformation("NFS {Share}: asynchronous COPY ended ({Progress} bytes seen) without CB_OFFLOAD; copying the range again",
+                            Name, progress);
+                        Interlocked.Increment(ref AsyncResumedSync);
+                        return new CopyStep(0, 0, null, Nfs4.Ok, Lost: true);
+                    }
+                    continue;
+                }
+                var r = await RunAsync(c => { c.PutFh(dst.Fh); c.OffloadStatus(id); }, false, ct).ConfigureAwait(false);
+                r.Ok(Nfs4.OpPutfh, "PUTFH");
+                int st = r.Next(Nfs4.OpOffloadStatus);
+                if (st == Nfs4.Ok)
+                {
+                    progress = r.R.I64("osr_count");
+                    if (r.R.U32("osr_complete count") >= 1)
+                    {
+                        int complete = r.R.I32("osr_complete");
+                        Interlocked.Increment(ref AsyncByStatus);
+                        return Finish(new NfsSession.OffloadResult(complete, progress, Nfs4.Unstable, []), byCallback: false);
+                    }
+                }
+                else if (st is Nfs4.BadStateId or Nfs4.OldStateId or Nfs4.StaleStateId or Nfs4.Expired or Nfs4.AdminRevoked)
+                    goneAt = clock.ElapsedMilliseconds; // over (Linux forgets a finished copy): CB_OFFLOAD should be on its way
+                // NOTSUPP / OP_ILLEGAL: no polling on this server; CB_OFFLOAD is awaited alone
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await CancelOffloadAsync(dst, id).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            Session.ForgetOffload(id);
+        }
+
+        CopyStep Finish(NfsSession.OffloadResult result, bool byCallback)
+        {
+            if (byCallback) Interlocked.Increment(ref AsyncByCallback);
+            Logger.LogDebug("NFS {Share}: asynchronous COPY ended by {How}: {Status}, {Count} bytes in {Ms} ms", Name,
+                byCallback ? "CB_OFFLOAD" : "OFFLOAD_STATUS", Nfs4.StatusName(result.Status), result.Count, clock.ElapsedMilliseconds);
+            if (result.Count < 0 || result.Count > count)
+                throw new NfsProtocolException($"The asynchronous COPY reports {result.Count} bytes for {count} asked.");
+            if (result.Status == Nfs4.Ok || result.Count > 0)
+                return new CopyStep(result.Count, result.Status == Nfs4.Ok ? result.Committed : Nfs4.Unstable,
+                    result.Verifier is { Length: 8 } v ? v : null, Nfs4.Ok); // a failure after some bytes: the next step reports it
+            if (IsCopyRefusal(result.Status))
+                return new CopyStep(0, 0, null, result.Status);
+            throw new NfsStatusException(result.Status, Nfs4.OpCopy, "COPY (asynchronous)");
+        }
+    }
+
+    /// <summary>OFFLOAD_CANCEL: the SMB request was cancelled. Linux stops the copy thread before it answers.</summary>
+    private async Task CancelOffloadAsync(NfsHandle dst, byte[] id)
+    {
+        Interlocked.Increment(ref AsyncCancelled);
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var r = await RunAsync(c => { c.PutFh(dst.Fh); c.OffloadCancel(id); }, true, cts.Token).ConfigureAwait(false);
+            r.Ok(Nfs4.OpPutfh, "PUTFH");
+            int st = r.Next(Nfs4.OpOffloadCancel);
+            LastOffloadCancelStatus = st;
+            Logger.LogInformation("NFS {Share}: copy cancelled; OFFLOAD_CANCEL: {Status}", Name, Nfs4.StatusName(st));
+        }
+        catch (Exception e) when (e is StorageException or NfsStatusException or NfsProtocolException or OperationCanceledException)
+        {
+            Logger.LogWarning("NFS {Share}: OFFLOAD_CANCEL failed: {Error}", Name, e.Message);
         }
     }
 

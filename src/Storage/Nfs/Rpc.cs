@@ -8,7 +8,8 @@ namespace SmbCopy.Storage.Nfs;
 /// <summary>
 /// One TCP connection carrying ONC RPC (RFC 5531) with record marking (§11: 4-byte big-endian word, bit 31 = last
 /// fragment). Many calls are in flight at once; a reader task matches replies to calls by XID. Calls from the server
-/// (a backchannel, never requested by this client) are dropped. Any transport failure fails every pending call with
+/// (the NFSv4.1 backchannel, RFC 8881 §2.10.3.1: CB_COMPOUND on this same connection) go to the call handler, whose
+/// reply record is sent back on this connection. Any transport failure fails every pending call with
 /// <see cref="NfsTransientException"/> and the connection is dead (a new one is made by <see cref="RpcClient"/>).
 /// </summary>
 internal sealed class RpcConnection : IAsyncDisposable
@@ -20,18 +21,21 @@ internal sealed class RpcConnection : IAsyncDisposable
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _reader;
+    private readonly Func<byte[], XdrWriter?>? _onCall;
     private volatile Exception? _fault;
 
-    private RpcConnection(Socket socket)
+    private RpcConnection(Socket socket, Func<byte[], XdrWriter?>? onCall)
     {
         _socket = socket;
+        _onCall = onCall;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _reader = Task.Run(ReadLoopAsync);
     }
 
     public bool IsFaulted => _fault is not null;
 
-    public static async Task<RpcConnection> ConnectAsync(string host, int port, CancellationToken cancellationToken)
+    public static async Task<RpcConnection> ConnectAsync(string host, int port, Func<byte[], XdrWriter?>? onCall,
+        CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
@@ -40,7 +44,7 @@ internal sealed class RpcConnection : IAsyncDisposable
             timeout.CancelAfter(TimeSpan.FromSeconds(15));
             await socket.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            return new RpcConnection(socket);
+            return new RpcConnection(socket, onCall);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -122,12 +126,36 @@ internal sealed class RpcConnection : IAsyncDisposable
                 uint xid = BinaryPrimitives.ReadUInt32BigEndian(record);
                 uint type = BinaryPrimitives.ReadUInt32BigEndian(record.AsSpan(4));
                 if (type != 1)
-                    continue; // a CALL from the server (backchannel): none was asked for
+                {
+                    // A CALL from the server (backchannel). The handler only decodes and hands results on; the reply
+                    // is sent without holding up this loop.
+                    if (type == 0 && _onCall?.Invoke(record) is { } reply)
+                        _ = SendReplyAsync(reply);
+                    continue;
+                }
                 if (_pending.TryRemove(xid, out var tcs))
                     tcs.TrySetResult(record);
             }
         }
         catch (Exception e)
+        {
+            Fail(e);
+        }
+    }
+
+    private async Task SendReplyAsync(XdrWriter reply)
+    {
+        reply.PatchU32(0, 0x8000_0000u | (uint)(reply.Length - 4));
+        try
+        {
+            await _sendLock.WaitAsync(_stop.Token).ConfigureAwait(false);
+            try
+            {
+                await _stream.WriteAsync(reply.WrittenMemory, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally { _sendLock.Release(); }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
             Fail(e);
         }
@@ -177,6 +205,10 @@ internal sealed class RpcClient : IAsyncDisposable
     }
 
     public string Endpoint => $"{_host}:{_port}";
+
+    /// <summary>Handles a CALL the server sends on the connection (the whole record, RPC header included) and returns
+    /// the reply record (4 bytes reserved for the record mark), or null to send none.</summary>
+    public Func<byte[], XdrWriter?>? CallHandler { get; set; }
 
     /// <summary>Incremented each time a new connection is made.</summary>
     public int ConnectionGeneration { get; private set; }
@@ -241,7 +273,7 @@ internal sealed class RpcClient : IAsyncDisposable
             if (c is not null)
                 await c.DisposeAsync().ConfigureAwait(false);
             _connection = null;
-            c = await RpcConnection.ConnectAsync(_host, _port, cancellationToken).ConfigureAwait(false);
+            c = await RpcConnection.ConnectAsync(_host, _port, CallHandler, cancellationToken).ConfigureAwait(false);
             _connection = c;
             ConnectionGeneration++;
             return c;

@@ -141,6 +141,7 @@ public sealed class NfsDriverTests(NfsServerFixture server, ITestOutputHelper ou
             }
         }
         Assert.Equal(Convert.ToHexString(hash), Convert.ToHexString((await HashAsync(ext4, "b.bin")).Hash));
+        await DeleteAsync(ext4, "a.bin", "b.bin");
     }
 
     [Fact]
@@ -277,6 +278,16 @@ public sealed class NfsDriverTests(NfsServerFixture server, ITestOutputHelper ou
             output.WriteLine($"  READ+WRITE / COPY time ratio: {streamMs / copyMs:F2}");
         }
         Assert.Equal((await HashAsync(volume, "by-copy.bin")).Hash, (await HashAsync(volume, "by-stream.bin")).Hash);
+        await DeleteAsync(volume, "bench.bin", "warm.bin", "by-copy.bin", "by-stream.bin", "by-clone.bin");
+    }
+
+    /// <summary>The VM's ext4 disk is 512 MiB for the whole test run (storage and end-to-end tests): big files go.</summary>
+    private static async Task DeleteAsync(IStorageVolume volume, params string[] names)
+    {
+        foreach (var name in names)
+        {
+            try { await volume.DeleteAsync(name); } catch (StorageException e) when (e.Error == StorageError.NotFound) { }
+        }
     }
 
     /// <summary>What the copy engine's streamed fallback does: 1 MiB chunks, the read of n+1 overlapping the write of n.</summary>
