@@ -60,8 +60,8 @@ public sealed class ShareOptions
     public string? Export { get; set; }
     public int? Uid { get; set; }
     public int? Gid { get; set; }
-    /// <summary>Copies of at least this many bytes go by an asynchronous NFS COPY (CB_OFFLOAD); smaller ones
-    /// synchronously. Driver default 16 MiB; 0 = every copy asynchronous.</summary>
+    /// <summary>Copy ranges of at least this many bytes go by an asynchronous NFS COPY (CB_OFFLOAD), smaller ones
+    /// synchronously. Driver default 16 MiB; 0 = always synchronous.</summary>
     public long? AsyncCopyMinBytes { get; set; }
     // iSCSI driver
     public string? Portal { get; set; }
