@@ -60,6 +60,9 @@ public sealed class ShareOptions
     public string? Export { get; set; }
     public int? Uid { get; set; }
     public int? Gid { get; set; }
+    /// <summary>Copy ranges of at least this many bytes go by an asynchronous NFS COPY (CB_OFFLOAD), smaller ones
+    /// synchronously. Driver default 16 MiB; 0 = always synchronous.</summary>
+    public long? AsyncCopyMinBytes { get; set; }
     // iSCSI driver
     public string? Portal { get; set; }
     public string? Target { get; set; }
@@ -72,6 +75,13 @@ public sealed class ShareOptions
     public bool? ExtendedCopy { get; set; }
     /// <summary>true: make a new, empty volume on the LUN region when the share is opened (scratch shares, tests).</summary>
     public bool? Format { get; set; }
+    /// <summary>The initiator IQN the gateway logs in with (driver default iqn.2025-01.org.smbcopy:gateway);
+    /// what the target's ACLs name.</summary>
+    public string? InitiatorName { get; set; }
+    /// <summary>One-way CHAP (the target authenticates the gateway): both or neither. The driver has no mutual CHAP.</summary>
+    public string? ChapUser { get; set; }
+    /// <summary>The CHAP secret: never logged nor shown on the status page.</summary>
+    public string? ChapSecret { get; set; }
 }
 
 public sealed class LimitsOptions

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
 using System.Text.RegularExpressions;
@@ -29,8 +30,8 @@ public static partial class SmbCopyOptionsBinder
             var type = m.Groups["type"].Value;
             var expected = type switch
             {
-                "System.Int32" or "System.Nullable`1[System.Int32]" => "an integer",
-                "System.Boolean" => "true or false",
+                "System.Int32" or "System.Nullable`1[System.Int32]" or "System.Int64" or "System.Nullable`1[System.Int64]" => "an integer",
+                "System.Boolean" or "System.Nullable`1[System.Boolean]" => "true or false",
                 _ => type,
             };
             throw new ConfigurationException(new(key, $"'{configuration[key]}' is not {expected}"), ex);
@@ -66,7 +67,15 @@ public static partial class SmbCopyOptionsBinder
         if (IsScalar(type))
         {
             var first = section.GetChildren().FirstOrDefault();
-            return first is null ? [] : [new(first.Path, "unknown setting (the parent is a single value)")];
+            if (first is not null)
+            {
+                return [new(first.Path, "unknown setting (the parent is a single value)")];
+            }
+            // ConfigurationBinder swallows conversion failures inside list entries (Shares:0:Port=abc would be left
+            // unset, i.e. the driver default), so numbers and switches are checked here, for every key alike.
+            return ExpectedKind(type) is { } expected && !Converts(section.Value, type)
+                ? [new(section.Path, $"'{section.Value}' is not {expected}")]
+                : [];
         }
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>))
         {
@@ -77,6 +86,31 @@ public static partial class SmbCopyOptionsBinder
                     : [new ConfigurationError(item.Path, "list entries must be numbered 0, 1, 2, ...")]);
         }
         return FindUnknownKeys(section, type);
+    }
+
+    /// <summary>"an integer" / "true or false" for the types checked before binding; null for the others.</summary>
+    private static string? ExpectedKind(Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        return t == typeof(int) || t == typeof(long) ? "an integer" : t == typeof(bool) ? "true or false" : null;
+    }
+
+    /// <summary>What ConfigurationBinder would do with the value: the type's converter, invariant culture.</summary>
+    private static bool Converts(string? value, Type type)
+    {
+        if (value is null)
+        {
+            return true;
+        }
+        try
+        {
+            TypeDescriptor.GetConverter(type).ConvertFromInvariantString(value);
+            return true;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or NotSupportedException)
+        {
+            return false;
+        }
     }
 
     private static bool IsScalar(Type type)

@@ -191,6 +191,13 @@ public static class SmbCopyOptionsValidator
                 error($"{key}:Driver", $"unknown driver '{share.Driver}' (expected {DriverLocal}, {DriverNfs} or {DriverIscsi})");
                 continue;
             }
+            foreach (var (setting, owner) in DriverOnlySettings(share))
+            {
+                if (owner != driver)
+                {
+                    error($"{key}:{setting}", $"applies only to the {owner} driver (this share's driver is {driver})");
+                }
+            }
             switch (driver)
             {
                 case DriverLocal:
@@ -226,6 +233,10 @@ public static class SmbCopyOptionsValidator
                     {
                         error($"{key}:Gid", "must not be negative");
                     }
+                    if (share.AsyncCopyMinBytes is { } min && min is < 0 or > int.MaxValue)
+                    {
+                        error($"{key}:AsyncCopyMinBytes", $"{min.ToString(CultureInfo.InvariantCulture)} is out of range (0-{int.MaxValue.ToString(CultureInfo.InvariantCulture)})");
+                    }
                     break;
                 case DriverIscsi:
                     Required($"{key}:Portal", share.Portal, "Iscsi", error);
@@ -235,8 +246,57 @@ public static class SmbCopyOptionsValidator
                     {
                         error($"{key}:Lun", "must not be negative");
                     }
+                    if (share.FirstLba is < 0)
+                    {
+                        error($"{key}:FirstLba", "must not be negative");
+                    }
+                    if (share.Blocks is < 0)
+                    {
+                        error($"{key}:Blocks", "must not be negative");
+                    }
+                    ValidateIscsiLogin(key, share, error);
                     break;
             }
+        }
+    }
+
+    /// <summary>The settings given for this share that only one driver reads (Path, Name, ReadOnly ... are common).</summary>
+    private static IEnumerable<(string Setting, string Driver)> DriverOnlySettings(ShareOptions s)
+    {
+        (string, string, bool)[] all =
+        [
+            (nameof(s.Server), DriverNfs, s.Server is not null), (nameof(s.Port), DriverNfs, s.Port is not null),
+            (nameof(s.Export), DriverNfs, s.Export is not null), (nameof(s.Uid), DriverNfs, s.Uid is not null),
+            (nameof(s.Gid), DriverNfs, s.Gid is not null), (nameof(s.AsyncCopyMinBytes), DriverNfs, s.AsyncCopyMinBytes is not null),
+            (nameof(s.Portal), DriverIscsi, s.Portal is not null), (nameof(s.Target), DriverIscsi, s.Target is not null),
+            (nameof(s.Lun), DriverIscsi, s.Lun is not null), (nameof(s.Metadata), DriverIscsi, s.Metadata is not null),
+            (nameof(s.FirstLba), DriverIscsi, s.FirstLba is not null), (nameof(s.Blocks), DriverIscsi, s.Blocks is not null),
+            (nameof(s.ExtendedCopy), DriverIscsi, s.ExtendedCopy is not null), (nameof(s.Format), DriverIscsi, s.Format is not null),
+            (nameof(s.InitiatorName), DriverIscsi, s.InitiatorName is not null), (nameof(s.ChapUser), DriverIscsi, s.ChapUser is not null),
+            (nameof(s.ChapSecret), DriverIscsi, s.ChapSecret is not null),
+        ];
+        return all.Where(t => t.Item3).Select(t => (t.Item1, t.Item2));
+    }
+
+    /// <summary>InitiatorName is an iSCSI name (RFC 7143 4.2.7: iqn., eui. or naa.); CHAP (RFC 7143 12.1.3) needs a
+    /// user and a secret together. The secret's value never appears in an error.</summary>
+    private static void ValidateIscsiLogin(string key, ShareOptions share, Action<string, string> error)
+    {
+        if (share.InitiatorName is { } initiator
+            && (!(initiator.StartsWith("iqn.", StringComparison.OrdinalIgnoreCase) || initiator.StartsWith("eui.", StringComparison.OrdinalIgnoreCase)
+                  || initiator.StartsWith("naa.", StringComparison.OrdinalIgnoreCase))
+                || initiator.Length > 223 || initiator.Any(c => char.IsControl(c) || c == ' ')))
+        {
+            error($"{key}:InitiatorName", $"'{initiator}' is not an iSCSI name (iqn.…, eui.… or naa.…, no spaces, at most 223 characters)");
+        }
+        bool user = !string.IsNullOrEmpty(share.ChapUser), secret = !string.IsNullOrEmpty(share.ChapSecret);
+        if (user && !secret)
+        {
+            error($"{key}:ChapSecret", "is required when ChapUser is set");
+        }
+        else if (secret && !user)
+        {
+            error($"{key}:ChapUser", "is required when ChapSecret is set");
         }
     }
 

@@ -106,6 +106,19 @@ public sealed class GatewayProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Chap_user_without_secret_exits_2_with_one_line()
+    {
+        var (exit, stdout, stderr) = await RunAsync(Args(FreePort(), FreePort(),
+            "--SmbCopy:Shares:0:Name=san", "--SmbCopy:Shares:0:Driver=Iscsi", "--SmbCopy:Shares:0:Portal=192.0.2.1:3260",
+            "--SmbCopy:Shares:0:Target=iqn.2004-10.com.example:lun0", "--SmbCopy:Shares:0:Metadata=./san.db",
+            "--SmbCopy:Shares:0:ChapUser=gw"));
+
+        Assert.Equal(GatewayHost.ExitConfigurationError, exit);
+        Assert.Equal(["configuration error: SmbCopy:Shares:0:ChapSecret: is required when ChapUser is set"], Lines(stderr));
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
     public async Task Smb_port_in_use_exits_2_with_one_line()
     {
         using var blocker = new TcpListener(IPAddress.Loopback, 0);

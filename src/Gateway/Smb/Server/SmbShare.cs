@@ -54,7 +54,8 @@ public sealed class SmbShare
     public static SmbShare Disk(ShareOptions options, IStorageDriver driver) => new(options.Name, false, options,
         async () => await driver.OpenVolumeAsync(new StorageVolumeOptions(options.Name, options.Path, options.ReadOnly, Settings(options))).ConfigureAwait(false));
 
-    private static Dictionary<string, string?> Settings(ShareOptions o) => new()
+    /// <summary>The driver's settings dictionary for a share (keys as the drivers read them).</summary>
+    internal static Dictionary<string, string?> Settings(ShareOptions o) => new()
     {
         ["Server"] = o.Server, ["Port"] = o.Port?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Export"] = o.Export,
         ["Uid"] = o.Uid?.ToString(System.Globalization.CultureInfo.InvariantCulture), ["Gid"] = o.Gid?.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -63,5 +64,7 @@ public sealed class SmbShare
         ["Blocks"] = o.Blocks?.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["ExtendedCopy"] = o.ExtendedCopy is bool x ? (x ? "true" : "false") : null,
         ["Format"] = o.Format is bool f ? (f ? "true" : "false") : null,
+        ["AsyncCopyMinBytes"] = o.AsyncCopyMinBytes?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["InitiatorName"] = o.InitiatorName, ["ChapUser"] = o.ChapUser, ["ChapSecret"] = o.ChapSecret,
     };
 }
