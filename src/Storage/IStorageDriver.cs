@@ -69,8 +69,12 @@ public interface IStorageVolume : IAsyncDisposable, IDisposable
 /// </summary>
 public interface IStorageHandle : IAsyncDisposable, IDisposable
 {
-    /// <summary>Share-relative path as stored (case preserved), '\'-separated, "" for the root; follows renames made
-    /// through this handle or its volume.</summary>
+    /// <summary>Share-relative path as stored (case preserved), '\'-separated, "" for the root. Follows every rename
+    /// made through the volume (<see cref="IStorageVolume.RenameAsync"/>) or any of its handles: renaming an object
+    /// through one handle moves all other open handles of that object (same path and file id) to the new name, and
+    /// renaming a directory moves every handle open below it. Everything a handle does by name after it was opened
+    /// (delete-on-close at dispose, <see cref="DeleteAsync"/>, a later rename, named streams) uses this path, so it acts
+    /// on the object wherever it now is (Windows: every open of a file sees its new name).</summary>
     string Path { get; }
 
     bool IsDirectory { get; }
@@ -108,7 +112,8 @@ public interface IStorageHandle : IAsyncDisposable, IDisposable
     IAsyncEnumerable<StorageDirectoryEntry> EnumerateAsync(string? pattern = null, CancellationToken cancellationToken = default);
 
     /// <summary>Renames the object this handle refers to (SMB SET_INFO FileRenameInformation); the handle stays open
-    /// and <see cref="Path"/> follows.</summary>
+    /// and its <see cref="Path"/> follows, as do the paths of the object's other open handles and, for a directory, of
+    /// the handles open below it.</summary>
     /// <exception cref="StorageException"><see cref="StorageError.AlreadyExists"/> when the target exists and
     /// <paramref name="replaceIfExists"/> is false; <see cref="StorageError.AccessDenied"/> when the target is a
     /// directory or read-only.</exception>

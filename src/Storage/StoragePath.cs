@@ -92,6 +92,20 @@ public static class StoragePath
     /// <summary>Joins components with the canonical separator.</summary>
     public static string Join(ReadOnlySpan<string> components) => string.Join(Separator, components);
 
+    /// <summary>
+    /// Where <paramref name="path"/> is after a directory <paramref name="oldPath"/> was renamed to
+    /// <paramref name="newPath"/>: the path with that prefix replaced when it lies below <paramref name="oldPath"/>
+    /// (case-insensitive), else null. <paramref name="separator"/> is the separator of all three paths. Drivers use it
+    /// to make their other open handles follow a rename (see <see cref="IStorageHandle.Path"/>).
+    /// </summary>
+    public static string? Rebase(string path, string oldPath, string newPath, char separator = Separator)
+    {
+        if (oldPath.Length == 0 || path.Length <= oldPath.Length + 1 || path[oldPath.Length] != separator
+            || !path.StartsWith(oldPath, StringComparison.OrdinalIgnoreCase))
+            return null;
+        return string.Concat(newPath, path.AsSpan(oldPath.Length));
+    }
+
     private static bool IsWellFormedUtf16(ReadOnlySpan<char> s)
     {
         for (int i = 0; i < s.Length; i++)

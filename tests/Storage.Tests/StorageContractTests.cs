@@ -737,6 +737,115 @@ public abstract partial class StorageContractTests : IAsyncLifetime
         Assert.False(await ExistsAsync("Old"));
     }
 
+    [Fact]
+    public async Task Rename_ThroughOneHandle_OtherHandleOfTheFile_FollowsAndItsDeleteOnCloseDeletesTheRenamedFile()
+    {
+        await CreateDirectoryAsync("d");
+        await CreateFileAsync("d/a.txt", "data");
+        await CreateFileAsync("bystander.txt", "stays");
+        var (renamer, _) = await Volume.OpenAsync("d/a.txt", OpenWrite);
+        var (other, _) = await Volume.OpenAsync("D/A.TXT", OpenWrite);
+        await using (renamer)
+        {
+            await renamer.RenameAsync("Moved.txt", replaceIfExists: false);
+            Assert.Equal("Moved.txt", renamer.Path);
+            Assert.Equal("Moved.txt", other.Path);
+            Assert.Equal("data", Encoding.UTF8.GetString(await ReadAllAsync(other)));
+
+            // a later rename through the other handle starts from the new name
+            await other.RenameAsync("d\\again.txt", replaceIfExists: false);
+            Assert.Equal("d\\again.txt", other.Path);
+            Assert.Equal("d\\again.txt", renamer.Path);
+
+            await other.SetDeleteOnCloseAsync(true);
+            await other.DisposeAsync();
+        }
+        Assert.False(await ExistsAsync("d/again.txt"));
+        Assert.False(await ExistsAsync("Moved.txt"));
+        Assert.False(await ExistsAsync("d/a.txt"));
+        Assert.Equal("stays", await ReadTextAsync("bystander.txt"));
+    }
+
+    [Fact]
+    public async Task Rename_ThroughVolume_OpenHandleFollows_AndAnotherFileWithTheOldNameIsNotItsTarget()
+    {
+        await CreateFileAsync("old.txt", "mine");
+        var (h, _) = await Volume.OpenAsync("old.txt", OpenWrite);
+        await Volume.RenameAsync("old.txt", "new.txt", false);
+        await CreateFileAsync("old.txt", "someone else's");
+        var (newcomer, _) = await Volume.OpenAsync("old.txt", OpenRead);
+        await using (newcomer)
+        {
+            Assert.Equal("new.txt", h.Path);
+            await h.SetDeleteOnCloseAsync(true);
+            await h.DisposeAsync();
+            Assert.Equal("old.txt", newcomer.Path);
+        }
+        Assert.False(await ExistsAsync("new.txt"));
+        Assert.Equal("someone else's", await ReadTextAsync("old.txt"));
+    }
+
+    [Fact]
+    public async Task Rename_OfAFile_MovesItsOpenNamedStreams()
+    {
+        if (!Volume.Capabilities.HasFlag(StorageCapabilities.NamedStreams)) return;
+        await CreateFileAsync("f.txt", "main");
+        var (stream, _) = await Volume.OpenAsync("f.txt", new OpenRequest(CreateDisposition.Create, StorageAccess.ReadWrite, ObjectKind.File, Stream: "s"));
+        await using (stream)
+        {
+            await stream.WriteAsync(0, "side"u8.ToArray());
+            var (file, _) = await Volume.OpenAsync("f.txt", OpenWrite);
+            await using (file)
+                await file.RenameAsync("g.txt", false);
+            Assert.Equal("g.txt", stream.Path);
+            Assert.Equal("s", stream.StreamName);
+            await stream.SetDeleteOnCloseAsync(true);
+        }
+        var (g, _) = await Volume.OpenAsync("g.txt", OpenMeta);
+        await using (g)
+            Assert.Empty(await g.GetStreamsAsync());
+        Assert.Equal("main", await ReadTextAsync("g.txt"));
+    }
+
+    [Fact]
+    public async Task Rename_Directory_MovesEveryHandleOpenBelowIt()
+    {
+        await CreateDirectoryAsync("top");
+        await CreateDirectoryAsync("top/sub");
+        await CreateDirectoryAsync("elsewhere");
+        await CreateDirectoryAsync("topper"); // shares the prefix "top" but is not below it
+        await CreateFileAsync("top/sub/deep.txt", "deep");
+        await CreateFileAsync("top/gone.txt", "gone");
+        await CreateFileAsync("topper/x.txt", "x");
+        var (deep, _) = await Volume.OpenAsync("top/sub/deep.txt", OpenWrite);
+        var (gone, _) = await Volume.OpenAsync("top/gone.txt", OpenWrite);
+        var (sub, _) = await Volume.OpenAsync("top/sub", new OpenRequest(CreateDisposition.Open, StorageAccess.Read, ObjectKind.Directory));
+        var (topper, _) = await Volume.OpenAsync("topper/x.txt", OpenRead);
+        await using (deep)
+        await using (sub)
+        await using (topper)
+        {
+            await Volume.RenameAsync("top", "elsewhere\\Top2", false);
+            Assert.Equal("elsewhere\\Top2\\sub\\deep.txt", deep.Path);
+            Assert.Equal("elsewhere\\Top2\\gone.txt", gone.Path);
+            Assert.Equal("elsewhere\\Top2\\sub", sub.Path);
+            Assert.Equal("topper\\x.txt", topper.Path);
+
+            // delete-on-close below the moved directory deletes the file where it now is
+            await gone.SetDeleteOnCloseAsync(true);
+            await gone.DisposeAsync();
+            Assert.False(await ExistsAsync("elsewhere/Top2/gone.txt"));
+
+            // a rename below it starts from the new location (the chain of the moved directory is rebased)
+            await deep.RenameAsync("elsewhere\\Top2\\deeper.txt", false);
+            Assert.Equal("elsewhere\\Top2\\deeper.txt", deep.Path);
+            Assert.Equal(["deeper.txt", "sub"], (await ListAsync("elsewhere/top2")).Select(e => e.Name).Order(StringComparer.Ordinal).ToArray());
+            Assert.Equal(["deeper.txt", "sub"], (await ListAsync(sub.Path[..sub.Path.LastIndexOf('\\')])).Select(e => e.Name).Order(StringComparer.Ordinal).ToArray());
+        }
+        Assert.Equal("deep", await ReadTextAsync("elsewhere/Top2/deeper.txt"));
+        Assert.Equal("x", await ReadTextAsync("topper/x.txt"));
+    }
+
     // ================================================================== delete
 
     [Fact]

@@ -31,6 +31,7 @@ internal sealed partial class LocalHandle : IStorageHandle
         _devMajor = st.DevMajor;
         _devMinor = st.DevMinor;
         _access = access;
+        volume.Track(this);
     }
 
     internal LocalVolume Volume { get; }
@@ -342,6 +343,22 @@ internal sealed partial class LocalHandle : IStorageHandle
 
     // ------------------------------------------------------------------ rename and delete
 
+    /// <summary>Another handle renamed its object from <paramref name="oldDisk"/> to <paramref name="newDisk"/>: this
+    /// handle follows when it is open on the same object (same path and inode) or, for a directory, below it.</summary>
+    internal void FollowRename(LocalHandle source, string oldDisk, string newDisk)
+    {
+        lock (_pathLock)
+        {
+            if (_deleted || Volatile.Read(ref _closed) != 0)
+                return;
+            if (_inode == source._inode && _devMajor == source._devMajor && _devMinor == source._devMinor
+                && _diskPath.Equals(oldDisk, StringComparison.OrdinalIgnoreCase))
+                _diskPath = newDisk;
+            else if (source.IsDirectory && StoragePath.Rebase(_diskPath, oldDisk, newDisk, '/') is string below)
+                _diskPath = below;
+        }
+    }
+
     public ValueTask RenameAsync(string newPath, bool replaceIfExists, CancellationToken cancellationToken = default)
     {
         ThrowIfClosed();
@@ -351,6 +368,7 @@ internal sealed partial class LocalHandle : IStorageHandle
             throw new StorageException(StorageError.NameInvalid, "The share root is not a rename target.");
         if (Volume.ReadOnly)
             throw new StorageException(StorageError.ReadOnly, "The share is read-only.");
+        string oldDisk, newDisk;
         lock (_pathLock)
         {
             if (_diskPath.Length == 0)
@@ -410,7 +428,8 @@ internal sealed partial class LocalHandle : IStorageHandle
                     Volume.Names.Invalidate(oldBefore);
                     Volume.Names.Invalidate(newBefore);
                 }
-                _diskPath = LocalVolume.DiskJoin(newParentDisk, newName);
+                oldDisk = _diskPath;
+                _diskPath = newDisk = LocalVolume.DiskJoin(newParentDisk, newName);
             }
             finally
             {
@@ -418,6 +437,8 @@ internal sealed partial class LocalHandle : IStorageHandle
                 if (newParent >= 0) Close(newParent);
             }
         }
+        // Outside this handle's lock: the others take theirs (two renames at once never wait for each other).
+        Volume.Renamed(this, oldDisk, newDisk);
         return ValueTask.CompletedTask;
     }
 
@@ -660,6 +681,7 @@ internal sealed partial class LocalHandle : IStorageHandle
         }
         finally
         {
+            Volume.Untrack(this);
             _fd.Dispose();
         }
     }

@@ -502,6 +502,24 @@ internal sealed partial class LocalVolume : IStorageVolume
 
     internal FdLease LeaseRoot() => new(_root);
 
+    // Every open handle of the volume, so that a rename through one handle moves the others (IStorageHandle.Path).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<LocalHandle, byte> _openHandles = new();
+
+    internal void Track(LocalHandle handle) => _openHandles.TryAdd(handle, 0);
+
+    internal void Untrack(LocalHandle handle) => _openHandles.TryRemove(handle, out _);
+
+    /// <summary>After <paramref name="source"/> renamed its object from <paramref name="oldDisk"/> to
+    /// <paramref name="newDisk"/>: the other opens of that object, and for a directory every open below it, follow.</summary>
+    internal void Renamed(LocalHandle source, string oldDisk, string newDisk)
+    {
+        foreach (var handle in _openHandles.Keys)
+        {
+            if (!ReferenceEquals(handle, source))
+                handle.FollowRename(source, oldDisk, newDisk);
+        }
+    }
+
     // ------------------------------------------------------------------ path operations
 
     public async ValueTask RenameAsync(string path, string newPath, bool replaceIfExists, CancellationToken cancellationToken = default)

@@ -42,6 +42,7 @@ internal sealed class NfsHandle : IStorageHandle
         _openAccess = openAccess;
         _access = access;
         _stateGeneration = volume.Session.StateGeneration;
+        volume.Track(this);
     }
 
     internal NfsVolume Volume { get; }
@@ -501,6 +502,32 @@ internal sealed class NfsHandle : IStorageHandle
 
     // ------------------------------------------------------------------ rename and delete
 
+    /// <summary>Another handle renamed its object from <paramref name="oldPath"/> to <paramref name="to"/>: this handle
+    /// follows when it is open on the same object (same path and file id) or, for a directory, below it.</summary>
+    internal void FollowRename(NfsHandle source, string oldPath, NfsVolume.Located to)
+    {
+        lock (_pathLock)
+        {
+            if (_deleted || Volatile.Read(ref _closed) != 0 || _chain.Count == 0)
+                return;
+            string path = string.Join(StoragePath.Separator, [.. _parentPath, _name]);
+            if (FileId == source.FileId && path.Equals(oldPath, StringComparison.OrdinalIgnoreCase))
+            {
+                _chain = to.Chain;
+                _parentPath = to.ParentPath;
+                _name = to.Name;
+            }
+            else if (source.IsDirectory && StoragePath.Rebase(path, oldPath, "") is not null)
+            {
+                // Below the directory: its walked chain is root .. old parent (oldDepth handles), then the directory's
+                // own handle (unchanged by a rename) and what lies below it; the names likewise.
+                int oldDepth = oldPath.Split(StoragePath.Separator).Length; // the directory's chain length before
+                _chain = [.. to.Chain, .. _chain.Skip(oldDepth)];
+                _parentPath = [.. to.ParentPath, to.Name, .. _parentPath.Skip(oldDepth)];
+            }
+        }
+    }
+
     public async ValueTask RenameAsync(string newPath, bool replaceIfExists, CancellationToken cancellationToken = default)
     {
         ThrowIfClosed();
@@ -564,12 +591,15 @@ internal sealed class NfsHandle : IStorageHandle
                         await RenameEntryAsync(newParent, existing, newParent, newName, cancellationToken).ConfigureAwait(false);
                 }
             }
+            string oldPath = Path;
+            var moved = target with { Name = newName };
             lock (_pathLock)
             {
-                _chain = target.Chain;
-                _parentPath = target.ParentPath;
+                _chain = moved.Chain;
+                _parentPath = moved.ParentPath;
                 _name = newName;
             }
+            Volume.Renamed(this, oldPath, moved); // outside this handle's lock: the others take theirs
         }
         catch (NfsStatusException e)
         {
@@ -726,6 +756,7 @@ internal sealed class NfsHandle : IStorageHandle
         {
             Volume.Logger.LogWarning(e, "Delete on close of {Path} failed", Path);
         }
+        Volume.Untrack(this);
         var state = _stateId;
         if (state is not null && _stateGeneration == Volume.Session.StateGeneration)
             Volume.EnqueueClose(Fh, state);

@@ -28,6 +28,24 @@ internal sealed class NfsVolume : IStorageVolume
     internal uint[] StdMask { get; }
     internal uint[] DirMask { get; }
     internal ILogger Logger { get; }
+
+    // Every open handle of the volume, so that a rename through one handle moves the others (IStorageHandle.Path).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<NfsHandle, byte> _openHandles = new();
+
+    internal void Track(NfsHandle handle) => _openHandles.TryAdd(handle, 0);
+
+    internal void Untrack(NfsHandle handle) => _openHandles.TryRemove(handle, out _);
+
+    /// <summary>After <paramref name="source"/> renamed its object: its other opens, and for a directory every open
+    /// below it, follow (their walked chain and names are rebased on the new location).</summary>
+    internal void Renamed(NfsHandle source, string oldPath, Located to)
+    {
+        foreach (var handle in _openHandles.Keys)
+        {
+            if (!ReferenceEquals(handle, source))
+                handle.FollowRename(source, oldPath, to);
+        }
+    }
     internal bool UsesXattrs => (Capabilities & StorageCapabilities.ExtendedAttributes) != 0;
     internal bool ReadOnly => _readOnly;
     internal NfsNameCache Names => _names;

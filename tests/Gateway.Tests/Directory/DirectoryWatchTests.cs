@@ -26,6 +26,20 @@ public sealed class DirectoryWatchTests
     }
 
     [Fact]
+    public async Task A_watched_directory_that_is_renamed_is_watched_where_it_now_is()
+    {
+        string path = "old";
+        using var watch = new DirectoryWatch(_notifier, () => path, Names, watchTree: false, 4096);
+        var wait = watch.WaitAsync(4096, default);
+        path = "moved\\new"; // the open's handle path after a rename of the directory
+        _notifier.Publish("old\\stale.txt", ChangeKind.Added, false);
+        Assert.False(wait.IsCompleted);
+        _notifier.Publish("Moved\\New\\x.txt", ChangeKind.Added, false);
+        var result = await wait;
+        Assert.Equal([(FileAction.Added, "x.txt")], result.Changes);
+    }
+
+    [Fact]
     public async Task Watch_tree_reports_names_below()
     {
         using var watch = new DirectoryWatch(_notifier, "", Names, watchTree: true, 4096);

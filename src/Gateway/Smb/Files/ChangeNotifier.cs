@@ -71,7 +71,12 @@ public sealed class ChangeNotifier
     };
 
     /// <summary>Registers a watcher; dispose the result to stop watching.</summary>
-    public IDisposable Watch(string directory, bool watchTree, Action<ChangeEvent> callback)
+    public IDisposable Watch(string directory, bool watchTree, Action<ChangeEvent> callback) =>
+        Watch(() => directory, watchTree, callback);
+
+    /// <summary>Registers a watcher of a directory that may move: <paramref name="directory"/> is asked at every
+    /// change (a watched directory renamed through any open goes on being watched where it now is).</summary>
+    public IDisposable Watch(Func<string> directory, bool watchTree, Action<ChangeEvent> callback)
     {
         var watcher = new Watcher(this, directory, watchTree, callback);
         lock (_gate) _watchers = [.. _watchers, watcher];
@@ -92,9 +97,9 @@ public sealed class ChangeNotifier
         return null;
     }
 
-    private sealed class Watcher(ChangeNotifier owner, string directory, bool watchTree, Action<ChangeEvent> callback) : IDisposable
+    private sealed class Watcher(ChangeNotifier owner, Func<string> directory, bool watchTree, Action<ChangeEvent> callback) : IDisposable
     {
-        public string Directory { get; } = directory;
+        public string Directory => directory();
         public bool WatchTree { get; } = watchTree;
         public Action<ChangeEvent> Callback { get; } = callback;
 
@@ -131,6 +136,12 @@ public sealed class DirectoryWatch : IDisposable
     private bool _closed;
 
     public DirectoryWatch(ChangeNotifier notifier, string directory, CompletionFilter filter, bool watchTree, int bufferLimit)
+        : this(notifier, () => directory, filter, watchTree, bufferLimit)
+    {
+    }
+
+    /// <param name="directory">The watched directory's current path (the open's handle path, which follows renames).</param>
+    public DirectoryWatch(ChangeNotifier notifier, Func<string> directory, CompletionFilter filter, bool watchTree, int bufferLimit)
     {
         Filter = filter;
         WatchTree = watchTree;

@@ -42,7 +42,7 @@ public sealed class ChangeNotifyHandler(ILogger<ChangeNotifyHandler> logger) : I
             if (file.Watch is null)
             {
                 // The first request's filter, tree flag and buffer size stay for the open's life (Windows).
-                file.Watch = new DirectoryWatch(notifier, file.Handle.Path, notify.CompletionFilter, notify.WatchTree, (int)notify.OutputBufferLength);
+                file.Watch = new DirectoryWatch(notifier, () => file.Handle.Path, notify.CompletionFilter, notify.WatchTree, (int)notify.OutputBufferLength);
                 created = true;
             }
             watch = file.Watch;
