@@ -111,21 +111,7 @@ public static class DurableOpens
         var metadata = open.Node.WriteTime.Observe(await open.Handle.GetInfoAsync(request.Cancellation).ConfigureAwait(false));
         OplockLevel oplock;
         lock (open.Node.Gate) oplock = open.Oplock;
-        var w = new WireWriter(256);
-        new CreateResponse
-        {
-            OplockLevel = oplock,
-            CreateAction = CreateAction.Opened,
-            CreationTime = metadata.CreationTime.ToFileTimeUtc(),
-            LastAccessTime = metadata.LastAccessTime.ToFileTimeUtc(),
-            LastWriteTime = metadata.LastWriteTime.ToFileTimeUtc(),
-            ChangeTime = metadata.ChangeTime.ToFileTimeUtc(),
-            AllocationSize = metadata.AllocationSize,
-            EndOfFile = metadata.EndOfFile,
-            FileAttributes = (FileAttributes)(uint)metadata.Attributes,
-            FileId = new Smb2FileId(open.PersistentId, open.VolatileId),
-            Contexts = contexts,
-        }.WriteTo(w);
+        var w = FileCreate.WriteResponse(open, metadata, oplock, CreateAction.Opened, contexts);
         var response = Smb2Response.Ok(w);
         response.CreatedOpen = open;
         return response;

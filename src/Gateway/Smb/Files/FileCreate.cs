@@ -238,21 +238,7 @@ public static class FileCreate
                 contexts.Add(CreateResponseContext.QueryOnDiskId(metadata.FileId, info.SerialNumber));
             }
             if (Durable.DurableOpens.Grant(request, create, open, granted) is { } durable) contexts.Add(durable);
-            var w = new WireWriter(256);
-            new CreateResponse
-            {
-                OplockLevel = granted,
-                CreateAction = action,
-                CreationTime = metadata.CreationTime.ToFileTimeUtc(),
-                LastAccessTime = metadata.LastAccessTime.ToFileTimeUtc(),
-                LastWriteTime = metadata.LastWriteTime.ToFileTimeUtc(),
-                ChangeTime = metadata.ChangeTime.ToFileTimeUtc(),
-                AllocationSize = metadata.AllocationSize,
-                EndOfFile = metadata.EndOfFile,
-                FileAttributes = (FileAttributes)(uint)metadata.Attributes,
-                FileId = new Smb2FileId(open.PersistentId, open.VolatileId),
-                Contexts = contexts,
-            }.WriteTo(w);
+            var w = WriteResponse(open, metadata, granted, action, contexts);
             return (NtStatus.Success, open, w);
         }
         catch (Exception ex)
@@ -296,5 +282,27 @@ public static class FileCreate
             }
             catch (StorageException) { /* gone meanwhile */ }
         }
+    }
+
+    /// <summary>The CREATE response body (MS-SMB2 2.2.14) for <paramref name="open"/> with the file's metadata.</summary>
+    internal static WireWriter WriteResponse(FileOpen open, FileMetadata metadata, OplockLevel oplock, CreateAction action,
+        List<CreateResponseContext> contexts)
+    {
+        var w = new WireWriter(256);
+        new CreateResponse
+        {
+            OplockLevel = oplock,
+            CreateAction = action,
+            CreationTime = metadata.CreationTime.ToFileTimeUtc(),
+            LastAccessTime = metadata.LastAccessTime.ToFileTimeUtc(),
+            LastWriteTime = metadata.LastWriteTime.ToFileTimeUtc(),
+            ChangeTime = metadata.ChangeTime.ToFileTimeUtc(),
+            AllocationSize = metadata.AllocationSize,
+            EndOfFile = metadata.EndOfFile,
+            FileAttributes = (FileAttributes)(uint)metadata.Attributes,
+            FileId = new Smb2FileId(open.PersistentId, open.VolatileId),
+            Contexts = contexts,
+        }.WriteTo(w);
+        return w;
     }
 }
