@@ -269,14 +269,11 @@ public static class GatewayHost
         builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, "");
         builder.WebHost.UseSetting(WebHostDefaults.HttpPortsKey, "");
         builder.WebHost.UseSetting(WebHostDefaults.HttpsPortsKey, "");
-        // An SMB frame is consumed only once it is complete: let a whole maximal WRITE (8 MiB plus
-        // headers) sit in the connection's input pipe without pausing the socket.
-        builder.WebHost.UseSockets(o => o.MaxReadBufferSize = 32L * 1024 * 1024);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Configure(new ConfigurationBuilder().Build());
             k.AddServerHeader = false;
-            k.Listen(smb, lo => lo.UseConnectionHandler<SmbConnectionHandler>());
+            k.Listen(new SmbListenEndPoint(smb), lo => lo.UseConnectionHandler<SmbConnectionHandler>());
             k.Listen(http, lo => lo.Protocols = HttpProtocols.Http1);
         });
     }

@@ -16,7 +16,8 @@ public static class SmbServiceCollectionExtensions
     {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SmbServer>();
-        services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, Transport.LargeBlockMemoryPoolFactory>();
+        // The SMB listener's own Kestrel transport (SmbListenEndPoint); HTTP keeps Kestrel's socket transport.
+        services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, Transport.SmbSocketTransportFactory>();
         services.AddSingleton<IStorageDriver>(sp => new LocalStorageDriver(sp.GetService<ILoggerFactory>()));
         services.AddSingleton<IStorageDriver>(sp => new SmbCopy.Storage.Nfs.NfsStorageDriver(sp.GetService<ILoggerFactory>()));
         services.AddSingleton<IStorageDriver>(sp => new SmbCopy.Storage.Iscsi.IscsiStorageDriver(sp.GetService<ILoggerFactory>()));

@@ -25,6 +25,14 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
     public override async Task OnConnectedAsync(ConnectionContext context)
     {
         var remote = context.RemoteEndPoint as IPEndPoint;
+        if (context is not SmbSocketConnection smb)
+        {
+            // Frames are received straight off the socket; a pipe-based transport would need another reader.
+            logger.LogError("connection {ConnectionId} from {Remote} did not come from the SMB transport (listen on an SmbListenEndPoint)",
+                context.ConnectionId, remote);
+            context.Abort();
+            return;
+        }
         if (Interlocked.Increment(ref _connections) > server.Options.Limits.MaxConnections)
         {
             Interlocked.Decrement(ref _connections);
@@ -35,7 +43,7 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
         SmbMetrics.ConnectionOpened();
         try
         {
-            await ServeAsync(context, remote).ConfigureAwait(false);
+            await ServeAsync(smb, remote).ConfigureAwait(false);
         }
         finally
         {
@@ -44,45 +52,46 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
         }
     }
 
-    private async Task ServeAsync(ConnectionContext context, IPEndPoint? remote)
+    private async Task ServeAsync(SmbSocketConnection context, IPEndPoint? remote)
     {
         // Responses go straight to the socket from the buffer they were built in (no copy into the output pipe).
         var connection = new SmbConnection(server, context.Transport.Output, remote, context.Abort, logger)
         {
-            DirectSocket = context.Features.Get<IConnectionSocketFeature>()?.Socket,
+            DirectSocket = context.Socket,
         };
         var dispatcher = new Smb2Dispatcher(connection);
         using var concurrency = new SemaphoreSlim(MaxConcurrentFramesPerConnection);
         var running = new HashSet<Task>();
         logger.LogDebug("connection {ConnectionId} from {Remote}", connection.Id, remote);
-        var input = context.Transport.Input;
+        using var reader = new SocketFrameReader(context.Socket);
+        Func<int> maxLength = () => connection.HasAuthenticatedSession
+            ? server.Options.Limits.MaxIoSize + FrameOverhead
+            : server.Options.Limits.MaxUnauthenticatedFrame;
         try
         {
             while (!connection.IsClosed)
             {
-                var result = await input.ReadAsync(context.ConnectionClosed).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                while (TryReadFrame(ref buffer, connection, out var frame, out int length))
+                var read = await reader.ReadAsync(maxLength, context.ConnectionClosed).ConfigureAwait(false);
+                if (read.End) break;
+                if (read.Frame is not { } frame)
                 {
-                    if (frame is null)
-                    {
-                        connection.Close($"frame of {length} bytes exceeds the limit");
-                        break;
-                    }
-                    await concurrency.WaitAsync(context.ConnectionClosed).ConfigureAwait(false);
-                    var task = RunFrameAsync(dispatcher, frame, length, concurrency, inline: IsSingleChangeNotify(frame, length));
-                    lock (running) running.Add(task);
-                    _ = task.ContinueWith(t => { lock (running) running.Remove(t); }, TaskScheduler.Default);
+                    connection.Close($"malformed frame prefix or frame of {read.Length} bytes over the limit");
+                    break;
                 }
-                input.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted || result.IsCanceled) break;
+                await concurrency.WaitAsync(context.ConnectionClosed).ConfigureAwait(false);
+                var task = RunFrameAsync(dispatcher, frame, read.Length, concurrency, inline: IsSingleChangeNotify(frame, read.Length));
+                lock (running) running.Add(task);
+                _ = task.ContinueWith(t => { lock (running) running.Remove(t); }, TaskScheduler.Default);
             }
         }
         catch (OperationCanceledException) { }
         catch (ConnectionResetException) { }
         catch (IOException) { }
+        catch (System.Net.Sockets.SocketException) { }
+        catch (ObjectDisposedException) { }
         finally
         {
+            context.ReceiveEnded();
             Task[] pending;
             lock (running) pending = [.. running];
             foreach (var cts in connection.InFlight.Values) { try { cts.Cancel(); } catch (ObjectDisposedException) { } }
@@ -118,27 +127,4 @@ public sealed class SmbConnectionHandler(SmbServer server, ILogger<SmbConnection
         length >= Smb2Header.Size && frame[0] == 0xFE && frame[1] == (byte)'S' && frame[2] == (byte)'M' && frame[3] == (byte)'B'
         && System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(frame.AsSpan(12)) == (ushort)Smb2Command.ChangeNotify
         && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(20)) == 0;
-
-    /// <summary>
-    /// Takes one complete frame off <paramref name="buffer"/> into a pooled array. Returns true with a
-    /// null frame when the announced length is over the limit for the connection's state.
-    /// </summary>
-    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, SmbConnection connection, out byte[]? frame, out int length)
-    {
-        frame = null;
-        length = 0;
-        if (buffer.Length < 4) return false;
-        Span<byte> prefix = stackalloc byte[4];
-        buffer.Slice(0, 4).CopyTo(prefix);
-        length = prefix[1] << 16 | prefix[2] << 8 | prefix[3];
-        int limit = connection.HasAuthenticatedSession
-            ? server.Options.Limits.MaxIoSize + FrameOverhead
-            : server.Options.Limits.MaxUnauthenticatedFrame;
-        if (prefix[0] != 0 || length > limit || length < 4) return true;
-        if (buffer.Length < 4 + length) return false;
-        frame = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-        buffer.Slice(4, length).CopyTo(frame);
-        buffer = buffer.Slice(4 + length);
-        return true;
-    }
 }
