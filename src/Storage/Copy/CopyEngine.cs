@@ -190,6 +190,9 @@ public sealed class CopyEngine
         long skip, long count, bool overlap, CancellationToken cancellationToken)
     {
         if (count <= 0) return (0, null);
+        // A streamed copy can take seconds, and a driver's reads and writes may complete synchronously (the local
+        // one's do): return to the caller first, so that its interim-response timer can run meanwhile.
+        await Task.Yield();
         bool backwards = overlap && destination.Offset > source.Offset;
         int block = (int)Math.Min(BlockSize, count);
         var pool = ArrayPool<byte>.Shared;

@@ -7,7 +7,7 @@ namespace SmbCopy.Storage.Local;
 
 /// <summary>
 /// An open local file or directory: one descriptor, positional I/O (pread/pwrite through <see cref="RandomAccess"/>,
-/// which runs blocking reads and writes on the thread pool). Metadata calls are short system calls made inline.
+/// made on the caller's thread-pool worker). Metadata calls are short system calls made inline.
 /// </summary>
 internal sealed partial class LocalHandle : IStorageHandle
 {
@@ -48,43 +48,47 @@ internal sealed partial class LocalHandle : IStorageHandle
 
     // ------------------------------------------------------------------ data
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<int> ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    // READ and WRITE run on a thread-pool worker already (one per request): pread/pwrite are made right there, not
+    // queued to a second worker as RandomAccess.ReadAsync/WriteAsync do for a non-async descriptor. That hop was a
+    // futex wake-up and a context switch per request, the same blocking of one worker either way. Failures come back
+    // in the ValueTask, as from an async method, so a caller that starts a read and awaits it later sees them there.
+
+    public ValueTask<int> ReadAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
-        RequireFile();
-        if (offset < 0)
-            throw new StorageException(StorageError.InvalidParameter, "Negative offset.");
-        if (buffer.Length == 0)
-            return 0;
         try
         {
-            return await RandomAccess.ReadAsync(_fd, buffer, offset, cancellationToken).ConfigureAwait(false);
+            ThrowIfClosed();
+            RequireFile();
+            if (offset < 0)
+                throw new StorageException(StorageError.InvalidParameter, "Negative offset.");
+            if (buffer.Length == 0)
+                return ValueTask.FromResult(0);
+            cancellationToken.ThrowIfCancellationRequested();
+            return ValueTask.FromResult(RandomAccess.Read(_fd, buffer.Span, offset));
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw Errno.FromManaged(e, "Reading");
-        }
+        catch (StorageException e) { return ValueTask.FromException<int>(e); }
+        catch (OperationCanceledException e) { return ValueTask.FromException<int>(e); }
+        catch (Exception e) { return ValueTask.FromException<int>(Errno.FromManaged(e, "Reading")); }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
-        ThrowIfClosed();
-        RequireFile();
-        RequireWrite();
-        if (offset < 0 || offset > long.MaxValue - data.Length)
-            throw new StorageException(StorageError.InvalidParameter, "Offset out of range.");
-        if (data.Length == 0)
-            return;
         try
         {
-            await RandomAccess.WriteAsync(_fd, data, offset, cancellationToken).ConfigureAwait(false);
+            ThrowIfClosed();
+            RequireFile();
+            RequireWrite();
+            if (offset < 0 || offset > long.MaxValue - data.Length)
+                throw new StorageException(StorageError.InvalidParameter, "Offset out of range.");
+            if (data.Length == 0)
+                return ValueTask.CompletedTask;
+            cancellationToken.ThrowIfCancellationRequested();
+            RandomAccess.Write(_fd, data.Span, offset);
+            return ValueTask.CompletedTask;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw Errno.FromManaged(e, "Writing");
-        }
+        catch (StorageException e) { return ValueTask.FromException(e); }
+        catch (OperationCanceledException e) { return ValueTask.FromException(e); }
+        catch (Exception e) { return ValueTask.FromException(Errno.FromManaged(e, "Writing")); }
     }
 
     public ValueTask FlushAsync(CancellationToken cancellationToken = default)
