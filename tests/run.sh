@@ -90,9 +90,13 @@ run_tests() {
   fi
 }
 
+# --blame-hang-timeout: a unit-test host with no test starting or ending for 15 minutes (the slowest unit test takes
+# about 2) is dumped (mini: thread stacks, ~20 MB, next to the trx) and killed, and the tests it was running are
+# named, instead of silently eating CI's 90 minutes: a Storage.Tests host once sat idle after its last printed result
+# for ~12 minutes until dotnet test was killed (no summary, no trx).
 for proj in tests/*/*.csproj; do
   case $proj in tests/EndToEnd/*|tests/Fuzz/*) continue;; esac  # Fuzz runs on demand: tests/Fuzz/run.sh
-  run_tests "$(basename "$proj" .csproj)" "$proj"
+  run_tests "$(basename "$proj" .csproj)" "$proj" --blame-hang-timeout 15m --blame-hang-dump-type mini
 done
 if [ "${SKIP_E2E:-0}" != 1 ]; then
   echo "end-to-end target: $SMBCOPY_E2E_TARGET"

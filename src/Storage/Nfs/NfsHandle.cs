@@ -747,14 +747,24 @@ internal sealed class NfsHandle : IStorageHandle
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
             return;
-        try
+        if (_deleteOnClose && !_deleted)
         {
-            if (_deleteOnClose && !_deleted)
-                await DeleteNowAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (StorageException e)
-        {
-            Volume.Logger.LogWarning(e, "Delete on close of {Path} failed", Path);
+            // Bounded: a server that stopped answering must not hold the close (and the SMB CLOSE behind it) for the
+            // session's whole retry budget; the file then stays, and the log says so.
+            using var cts = new CancellationTokenSource(Volume.HandleDisposeTimeout);
+            try
+            {
+                await DeleteNowAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (StorageException e)
+            {
+                Volume.Logger.LogWarning(e, "Delete on close of {Path} failed", Path);
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            {
+                Volume.Logger.LogWarning("Delete on close of {Path} failed: the NFS server did not answer within {Seconds} s",
+                    Path, Volume.HandleDisposeTimeout.TotalSeconds);
+            }
         }
         Volume.Untrack(this);
         var state = _stateId;

@@ -93,6 +93,14 @@ internal sealed class NfsSession : IAsyncDisposable
     /// <summary>The callback program number sent in CREATE_SESSION; CB_COMPOUND calls for another are refused.</summary>
     public const uint CallbackProgram = 0x4000_0000;
 
+    /// <summary>Longest one <see cref="RunAsync"/> (all its retries) may take.</summary>
+    internal static readonly TimeSpan TotalTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long <see cref="DisposeAsync"/> waits for DESTROY_SESSION and DESTROY_CLIENTID together. They only
+    /// free the server's state early (its lease expiry frees it anyway), so a server that does not answer in time is
+    /// logged and left.</summary>
+    internal TimeSpan TeardownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     private sealed class SessionState
     {
         public required byte[] Id;
@@ -114,6 +122,10 @@ internal sealed class NfsSession : IAsyncDisposable
         _logger = logger;
         _owner = $"smbcopy/{Environment.MachineName}/{ownerHint}/{Guid.NewGuid():N}";
         _pipeline = new ResiliencePipelineBuilder()
+            // Outermost: the whole of one COMPOUND, retries included. The retries below are sized for a server that
+            // is briefly away (90 x at most 2 s), but each attempt may wait 120 s for its reply, so a server that
+            // keeps the connection and never answers would otherwise hold the caller for hours.
+            .AddTimeout(TotalTimeout)
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder().Handle<NfsTransientException>().Handle<TimeoutRejectedException>(),
@@ -679,14 +691,20 @@ internal sealed class NfsSession : IAsyncDisposable
         var s = _session;
         if (s is not null && !s.Broken)
         {
+            using var cts = new CancellationTokenSource(TeardownTimeout);
             try
             {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 await SoloAsync(Nfs4.OpDestroySession, w => w.Fixed(s.Id), cts.Token).ConfigureAwait(false);
                 await SoloAsync(Nfs4.OpDestroyClientid, w => w.U64(_clientId), cts.Token).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            {
+                _logger.LogInformation("NFS {Endpoint}: no answer to DESTROY_SESSION/DESTROY_CLIENTID within {Seconds} s; "
+                    + "closing without it (the server frees the client's state when its lease expires)", _rpc.Endpoint, TeardownTimeout.TotalSeconds);
+            }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // A restarted server no longer knows the session or client (BADSESSION, STALE_CLIENTID): nothing to free.
                 _logger.LogDebug("NFS {Endpoint}: teardown: {Error}", _rpc.Endpoint, e.Message);
             }
         }

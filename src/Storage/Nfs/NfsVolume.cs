@@ -56,6 +56,22 @@ internal sealed class NfsVolume : IStorageVolume
     private readonly System.Threading.Channels.Channel<(byte[] Fh, byte[] StateId)> _closes =
         System.Threading.Channels.Channel.CreateUnbounded<(byte[], byte[])>(new() { SingleReader = true });
     private Task? _closer;
+    // Cancelled TeardownTimeout after DisposeAsync starts: CLOSEs still queued or unanswered by then are given up.
+    private readonly CancellationTokenSource _closing = new();
+    private int _disposed;
+
+    /// <summary>How long disposal waits on the server, for the queued CLOSEs and then again for the session's
+    /// DESTROY_SESSION + DESTROY_CLIENTID; whatever is unanswered by then is logged and left to the server's lease
+    /// expiry. Also bounds a handle's delete-on-close at its disposal, see <see cref="HandleDisposeTimeout"/>.</summary>
+    internal TimeSpan TeardownTimeout
+    {
+        get => Session.TeardownTimeout;
+        set => Session.TeardownTimeout = value;
+    }
+
+    /// <summary>How long a handle's disposal waits for its delete-on-close (the REMOVE and the checks before it): longer
+    /// than <see cref="TeardownTimeout"/>, because it changes what the client sees, but never unbounded.</summary>
+    internal TimeSpan HandleDisposeTimeout => TeardownTimeout * 6;
 
     private NfsVolume(string name, RpcClient rpc, NfsSession session, byte[] rootFh, NfsAttributes rootAttrs, bool readOnly,
         string export, ILogger logger)
@@ -1231,7 +1247,7 @@ internal sealed class NfsVolume : IStorageVolume
             {
                 int f = from;
                 var r = await RunAsync(c => { for (int i = f; i < batch.Count; i++) { c.PutFh(batch[i].Fh); c.Close(batch[i].StateId); } },
-                    true, CancellationToken.None).ConfigureAwait(false);
+                    true, _closing.Token).ConfigureAwait(false);
                 int done = f;
                 for (; done < batch.Count; done++)
                 {
@@ -1242,6 +1258,11 @@ internal sealed class NfsVolume : IStorageVolume
                 from = done + 1;
             }
         }
+        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
+        {
+            Logger.LogInformation("NFS {Share}: CLOSE of {Count} opens not answered within {Seconds} s of the volume's disposal; "
+                + "left to the server's lease expiry", Name, batch.Count, TeardownTimeout.TotalSeconds);
+        }
         catch (Exception e) when (e is StorageException or NfsStatusException or NfsProtocolException or ObjectDisposedException)
         {
             Logger.LogDebug("NFS CLOSE of {Count} opens failed: {Error}", batch.Count, e.Message);
@@ -1250,11 +1271,25 @@ internal sealed class NfsVolume : IStorageVolume
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
+    /// <summary>Bounded: the queued CLOSEs get <see cref="TeardownTimeout"/>, the session's teardown as much again, and
+    /// nothing waits on a server that does not answer (a restarted nfsd, a dropped session) beyond that.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         _closes.Writer.TryComplete();
+        _closing.CancelAfter(TeardownTimeout);
         if (_closer is not null)
-            await _closer.ConfigureAwait(false);
+        {
+            // The closer sees _closing; the extra second only covers its own cleanup.
+            try { await _closer.WaitAsync(TeardownTimeout + TimeSpan.FromSeconds(1)).ConfigureAwait(false); }
+            catch (TimeoutException)
+            {
+                Logger.LogWarning("NFS {Share}: the CLOSE queue did not stop within {Seconds} s of disposal; disposing anyway",
+                    Name, TeardownTimeout.TotalSeconds);
+            }
+        }
+        _closing.Cancel(); // a CLOSE queued after this point (a handle disposed late) is not sent
         await Session.DisposeAsync().ConfigureAwait(false);
         await _rpc.DisposeAsync().ConfigureAwait(false);
     }

@@ -63,12 +63,17 @@ internal sealed class RpcConnection : IAsyncDisposable
         if (!_pending.TryAdd(xid, tcs))
             throw new InvalidOperationException("XID reused while in flight.");
         record.PatchU32(0, 0x8000_0000u | (uint)(record.Length - 4));
+        bool writing = false;
         try
         {
             await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await _stream.WriteAsync(record.WrittenMemory, CancellationToken.None).ConfigureAwait(false);
+                // The caller's token reaches the write: a server that stopped reading (its TCP window full) would
+                // otherwise hold this call, and every call queued behind _sendLock, for as long as the connection
+                // lives (keepalive does not end a connection whose peer still ACKs).
+                writing = true;
+                await _stream.WriteAsync(record.WrittenMemory, cancellationToken).ConfigureAwait(false);
             }
             finally { _sendLock.Release(); }
         }
@@ -77,6 +82,13 @@ internal sealed class RpcConnection : IAsyncDisposable
             _pending.TryRemove(xid, out _);
             Fail(e);
             throw new NfsTransientException("Sending to the NFS server failed: " + e.Message, e);
+        }
+        catch (OperationCanceledException e) when (writing)
+        {
+            // Part of the record may be on the wire: the stream's framing is lost, so is the connection.
+            _pending.TryRemove(xid, out _);
+            Fail(new IOException("A send to the NFS server was cancelled midway.", e));
+            throw;
         }
         catch
         {
@@ -151,7 +163,7 @@ internal sealed class RpcConnection : IAsyncDisposable
             await _sendLock.WaitAsync(_stop.Token).ConfigureAwait(false);
             try
             {
-                await _stream.WriteAsync(reply.WrittenMemory, CancellationToken.None).ConfigureAwait(false);
+                await _stream.WriteAsync(reply.WrittenMemory, _stop.Token).ConfigureAwait(false); // ends with the connection
             }
             finally { _sendLock.Release(); }
         }
@@ -175,10 +187,15 @@ internal sealed class RpcConnection : IAsyncDisposable
         _stop.Cancel();
         Fail(new ObjectDisposedException(nameof(RpcConnection)));
         await _stream.DisposeAsync().ConfigureAwait(false);
-        try { await _reader.ConfigureAwait(false); } catch (Exception) { /* reader ends with the socket */ }
+        // The reader ends with the socket; it is not waited for longer than that takes (a dispose never waits on the
+        // server: nothing here needs an answer).
+        try { await _reader.WaitAsync(ReaderStopTimeout).ConfigureAwait(false); }
+        catch (Exception) { /* faulted, or still running: it fails on the disposed socket by itself */ }
         _stop.Dispose();
         _sendLock.Dispose();
     }
+
+    private static readonly TimeSpan ReaderStopTimeout = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>
@@ -192,7 +209,11 @@ internal sealed class RpcClient : IAsyncDisposable
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private RpcConnection? _connection;
     private int _xid = Random.Shared.Next();
-    private bool _disposed;
+    private volatile bool _disposed;
+
+    /// <summary>How long <see cref="DisposeAsync"/> waits for a connect in progress (which holds the connect lock for up to
+    /// its own 15 s timeout) before it closes the current connection anyway.</summary>
+    internal static readonly TimeSpan DisposeLockTimeout = TimeSpan.FromSeconds(2);
 
     public RpcClient(string host, int port, uint uid, uint gid)
     {
@@ -274,6 +295,12 @@ internal sealed class RpcClient : IAsyncDisposable
                 await c.DisposeAsync().ConfigureAwait(false);
             _connection = null;
             c = await RpcConnection.ConnectAsync(_host, _port, CallHandler, cancellationToken).ConfigureAwait(false);
+            if (_disposed)
+            {
+                // DisposeAsync gave up waiting for this connect: the connection would never be closed.
+                await c.DisposeAsync().ConfigureAwait(false);
+                throw new ObjectDisposedException(nameof(RpcClient));
+            }
             _connection = c;
             ConnectionGeneration++;
             return c;
@@ -296,15 +323,20 @@ internal sealed class RpcClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _connectLock.WaitAsync().ConfigureAwait(false);
+        _disposed = true;
+        // Bounded: a connect in progress holds the lock for up to 15 s; it sees _disposed and closes what it made.
+        bool locked = await _connectLock.WaitAsync(DisposeLockTimeout).ConfigureAwait(false);
         try
         {
-            _disposed = true;
-            if (_connection is { } c)
+            var c = Interlocked.Exchange(ref _connection, null);
+            if (c is not null)
                 await c.DisposeAsync().ConfigureAwait(false);
-            _connection = null;
         }
-        finally { _connectLock.Release(); }
+        finally
+        {
+            if (locked)
+                _connectLock.Release();
+        }
     }
 
     internal static string Describe(ReadOnlySpan<byte> bytes) => Encoding.ASCII.GetString(bytes);

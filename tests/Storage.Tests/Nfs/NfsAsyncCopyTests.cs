@@ -30,7 +30,7 @@ public sealed class NfsAsyncCopyTests(NfsServerFixture server, ITestOutputHelper
     }
 
     private async Task<NfsVolume> OpenAsync(string export) =>
-        (NfsVolume)await new NfsStorageDriver().OpenVolumeAsync(new StorageVolumeOptions("async", "", false,
+        (NfsVolume)await new NfsStorageDriver(NfsTestLog.Factory).OpenVolumeAsync(new StorageVolumeOptions("async", "", false,
             new Dictionary<string, string?>
             {
                 ["Server"] = "127.0.0.1", ["Port"] = server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),

@@ -42,7 +42,7 @@ public sealed class NfsServerFixture : IAsyncLifetime
     }
 
     public Task<IStorageVolume> OpenAsync(string export, string name = "test", bool readOnly = false) =>
-        new NfsStorageDriver().OpenVolumeAsync(new StorageVolumeOptions(name, "", readOnly, new Dictionary<string, string?>
+        new NfsStorageDriver(NfsTestLog.Factory).OpenVolumeAsync(new StorageVolumeOptions(name, "", readOnly, new Dictionary<string, string?>
         {
             ["Server"] = "127.0.0.1",
             ["Port"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -65,7 +65,11 @@ public sealed class NfsServerFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_admin is not null)
+        {
+            var sw = Stopwatch.StartNew();
             await _admin.DisposeAsync();
+            NfsTestLog.Write("fixture", $"admin volume disposed in {sw.ElapsedMilliseconds} ms");
+        }
         if (_startedState is not null)
             await RunAsync(Rig("stop.sh"), ["--state", _startedState], TimeSpan.FromMinutes(1));
     }

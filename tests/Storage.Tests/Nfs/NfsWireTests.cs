@@ -143,6 +143,43 @@ public sealed class NfsWireTests
         await server;
     }
 
+    /// <summary>A server that keeps the connection but stops reading (its TCP window stays full): the call ends when
+    /// the caller's token does (the write itself sees it), and the connection, holding half a record, is dropped, so the
+    /// next call starts on a new one instead of queueing behind the stuck write.</summary>
+    [Fact]
+    public async Task Rpc_SendToAServerThatStoppedReading_EndsWithTheCallersToken_AndTheNextCallReconnects()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var accepted = new List<Socket>();
+        var server = Task.Run(async () =>
+        {
+            for (int i = 0; i < 2; i++)
+                accepted.Add(await listener.AcceptSocketAsync()); // never read from
+        });
+        await using var rpc = new RpcClient("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port, 0, 0);
+        const int size = 64 * 1024 * 1024; // far more than the socket buffers hold
+        var big = rpc.Begin(0, out uint xid, size);
+        big.Fixed(new byte[size]);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            var call = rpc.CallAsync(xid, big, cts.Token);
+            var first = await Task.WhenAny(call, Task.Delay(TimeSpan.FromSeconds(20)));
+            Assert.True(first == call, "the call stayed in a write the server never reads, past its token");
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        }
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+        int generation = rpc.ConnectionGeneration;
+        var small = rpc.Begin(0, out uint xid2);
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => rpc.CallAsync(xid2, small, cts.Token)); // sent, never answered
+        Assert.Equal(generation + 1, rpc.ConnectionGeneration);
+        await server;
+        listener.Stop();
+        foreach (var s in accepted) s.Dispose();
+    }
+
     [Fact]
     public async Task Rpc_LostConnection_FailsPendingCallsAsTransient()
     {
