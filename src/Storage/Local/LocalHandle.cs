@@ -83,12 +83,40 @@ internal sealed partial class LocalHandle : IStorageHandle
             if (data.Length == 0)
                 return ValueTask.CompletedTask;
             cancellationToken.ThrowIfCancellationRequested();
-            RandomAccess.Write(_fd, data.Span, offset);
+            if (!_writeGate.Wait(0))
+                return WriteWhenGateFreeAsync(offset, data, cancellationToken);
+            try { RandomAccess.Write(_fd, data.Span, offset); }
+            finally { _writeGate.Release(); }
             return ValueTask.CompletedTask;
         }
         catch (StorageException e) { return ValueTask.FromException(e); }
         catch (OperationCanceledException e) { return ValueTask.FromException(e); }
         catch (Exception e) { return ValueTask.FromException(Errno.FromManaged(e, "Writing")); }
+    }
+
+    /// <summary>
+    /// One pwrite at a time per handle. The kernel serializes buffered writes to one file anyway (the inode's lock),
+    /// and a second writer waiting there spins on the lock's owner: with a client's pipelined 8 MiB WRITEs that spin
+    /// doubled the gateway's CPU on some puts (perf: rwsem_spin_on_owner). Waiting here costs no thread.
+    /// </summary>
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+
+    private async ValueTask WriteWhenGateFreeAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfClosed();
+            RandomAccess.Write(_fd, data.Span, offset);
+        }
+        catch (Exception e) when (e is not (StorageException or OperationCanceledException))
+        {
+            throw Errno.FromManaged(e, "Writing");
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
     }
 
     public ValueTask FlushAsync(CancellationToken cancellationToken = default)
