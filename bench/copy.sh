@@ -88,7 +88,17 @@ srv_cpu() {  # user+system ticks of the gateway / of smbd plus its reaped per-co
   echo "$f" | awk -v s="$1" '{ t = $12 + $13; if (s == "samba") t += $14 + $15; print t }'
 }
 cpu_since() { [ "$2" = samba ] && sleep 0.3; printf "%.2f" "$(echo "($(srv_cpu "$2") - $1) / $(getconf CLK_TCK)" | bc -l)"; }
-order() { if [ $(($1 % 2)) = 1 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
+# Which server goes first in run i: per test, a shuffled list with each server first in half the runs. The fixed
+# ABBA pattern used before aliased with a periodic slow-down of this VM (every 2nd or 4th 1 GiB write into the page
+# cache copied ~3x slower, whichever server made it: probably first touch of guest memory the host had taken back)
+# and charged every slow run to one server. ORDER_SEED reproduces a run's orders.
+ORDER_SEED=${ORDER_SEED:-$RANDOM}; RANDOM=$ORDER_SEED
+new_order() {
+  local n=$1 i j t; FIRST=()
+  for ((i = 0; i < n; i++)); do FIRST[i]=$((i % 2)); done
+  for ((i = n - 1; i > 0; i--)); do j=$((RANDOM % (i + 1))); t=${FIRST[i]}; FIRST[i]=${FIRST[j]}; FIRST[j]=$t; done
+}
+order() { if [ "${FIRST[$(($1 - 1))]}" = 0 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
 scopy() {  # scopy SERVER FS: runs smbclient scopy, sets RC, RCHAR (most bytes smbclient read), OUTPUT
   local srv=$1 fs=$2 pid r
   smbclient --configfile=/dev/null -p "${PORT[$srv]}" "//127.0.0.1/$fs" -U "$SMBUSER%$PASS" \
@@ -106,6 +116,7 @@ scopy() {  # scopy SERVER FS: runs smbclient scopy, sets RC, RCHAR (most bytes s
 # ---------------------------------------------------------------- scopy
 for f in "${FSS[@]}"; do
   log "scopy of $MIB MiB on $f: $RUNS runs per server"
+  new_order "$RUNS"
   for i in $(seq "$RUNS"); do
     for s in $(order "$i"); do
       [ -n "${F[scopy-$f,$s]:-}" ] && continue
@@ -138,6 +149,7 @@ for f in "${FSS[@]}"; do
     out=$($PY "$HERE/dupextents.py" "${PORT[$s]}" "$SMBUSER" "$PASS" "$f" bench.bin dup.bin 2>&1 | tail -1)
     [ "${out%% *}" = ok ] || F[dupext-$f,$s]=${out#unsupported: }
   done
+  new_order "$RUNS"
   for i in $(seq "$RUNS"); do
     for s in $(order "$i"); do
       [ -n "${F[dupext-$f,$s]:-}" ] && continue
@@ -182,7 +194,7 @@ GW_DIRTY=$(git -C "$ROOT" status --porcelain -- src 2>/dev/null | grep -q . && e
   echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, Linux $(uname -r); load before run: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- file systems: btrfs and xfs (reflink=1) loop images of $IMG in $WORK, ext4 = $(findmnt -n -o SOURCE --target "$WORK")"
   echo "- servers: Samba $(smbd --version | awk '{print $2}') (vfs_btrfs on the btrfs share) and SmbCopy $GW_COMMIT$GW_DIRTY, Release, .NET $(dotnet --version 2>/dev/null); SMB 3.1.1, signing"
-  echo "- $RUNS runs per server, alternating which goes first; medians; scopy = wall time of the whole smbclient call, caches dropped; dupext = the ioctl's round trip (impacket)"
+  echo "- $RUNS runs per server, each first in half of them (shuffled, ORDER_SEED=$ORDER_SEED); medians; scopy = wall time of the whole smbclient call, caches dropped; dupext = the ioctl's round trip (impacket)"
   echo "- scopy rows on btrfs/xfs: extents of the copy shared with the source (filefrag -v), Samba / SmbCopy"
   echo
   echo "$TABLE"

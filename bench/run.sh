@@ -3,7 +3,7 @@
 # numbers from different runs). Both servers run at once, on the same file system (a fresh
 # directory under /tmp on the root fs), with the same user, SMB 3.1.1 and mandatory signing
 # (smbclient --client-protection=sign; both negotiate AES-128-GMAC). Every measurement is
-# repeated RUNS times, alternating which server goes first, and reported as a median.
+# repeated RUNS times, each server first in half of the runs (shuffled), and reported as a median.
 #
 #   1. put / get of one SIZE_MIB file of random data (generated once), MiB/s from wall time of
 #      the whole smbclient call (connect + auth + open + transfer + close). Page cache dropped
@@ -104,7 +104,17 @@ end_cpu() {  # end_cpu TEST SERVER RC
   [ "$2" = samba ] && sleep 0.3  # let smbd reap the connection's child
   C[$1,$2]+="$(printf "%.2f" "$(echo "($(srv_cpu "$2") - $CPU0) / $(getconf CLK_TCK)" | bc -l)") "
 }
-order() { if [ $(($1 % 2)) = 1 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
+# Which server goes first in run i: per test, a shuffled list with each server first in half the runs. The fixed
+# ABBA pattern used before aliased with a periodic slow-down of this VM (every 2nd or 4th 1 GiB write into the page
+# cache copied ~3x slower, whichever server made it: probably first touch of guest memory the host had taken back)
+# and charged every slow run to one server. ORDER_SEED reproduces a run's orders.
+ORDER_SEED=${ORDER_SEED:-$RANDOM}; RANDOM=$ORDER_SEED
+new_order() {
+  local n=$1 i j t; FIRST=()
+  for ((i = 0; i < n; i++)); do FIRST[i]=$((i % 2)); done
+  for ((i = n - 1; i > 0; i--)); do j=$((RANDOM % (i + 1))); t=${FIRST[i]}; FIRST[i]=${FIRST[j]}; FIRST[j]=$t; done
+}
+order() { if [ "${FIRST[$(($1 - 1))]}" = 0 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
 
 # ---------------------------------------------------------------- checks and data
 declare -A SIGNING
@@ -134,6 +144,7 @@ PY
 done
 
 # ---------------------------------------------------------------- 0. connect
+new_order "$RUNS"
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     begin "$s"; t=$T0; rc=0; smb "$s" pwd || rc=$?; record connect "$s" "$t" $rc; end_cpu connect "$s" $rc
@@ -142,6 +153,7 @@ done
 
 # ---------------------------------------------------------------- 1. put / get
 log "put: $RUNS x $MIB MiB per server"
+new_order "$RUNS"
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     rm -f "${SHARE[$s]}/bench.bin"; drop_caches; cat "$WORK/src.bin" >/dev/null
@@ -158,6 +170,7 @@ for s in "${SERVERS[@]}"; do
 done
 
 log "get: $RUNS x $MIB MiB per server"
+new_order "$RUNS"
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     [ -n "${F[get,$s]:-}" ] && continue  # a server that failed once is not asked again
@@ -184,6 +197,7 @@ for s in "${SERVERS[@]}"; do
     F[ls,$s]="listed ${LSCOUNT[$s]} of $NFILES files"; log "ls on $s: ${F[ls,$s]}"
   fi
 done
+new_order "$RUNS"
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     [ -n "${F[ls,$s]:-}" ] && continue
@@ -217,6 +231,7 @@ smb_rchar() {  # like smb, and sets RCHAR = the most bytes smbclient was seen to
   if [ $rc = 0 ] && grep -qE 'NT_STATUS_[A-Z_]+|[Ee]rror|[Ff]ailed' "$WORK/last.out"; then rc=1; fi
   return $rc
 }
+new_order "$RUNS"
 for i in $(seq "$RUNS"); do
   for s in $(order "$i"); do
     [ -n "${F[scopy,$s]:-}" ] && continue
@@ -296,7 +311,7 @@ FS="$(findmnt -n -o FSTYPE --target "$WORK") ($(findmnt -n -o SOURCE --target "$
   echo "- file system (both shares): $FS"
   echo "- servers: Samba $(smbd --version | awk '{print $2}') (tests/rigs/samba, server signing = mandatory) and SmbCopy $GW_COMMIT$GW_DIRTY, Release build, .NET $(dotnet --version 2>/dev/null)"
   echo "- client: smbclient $(smbclient --version | awk '{print $2}') -m SMB3_11 --client-protection=sign; signing negotiated: Samba ${SIGNING[samba]}, SmbCopy ${SIGNING[smbcopy]}"
-  echo "- $RUNS runs per server per test, alternating which server goes first; medians; times are wall clock of the whole smbclient call"
+  echo "- $RUNS runs per server per test, each server first in half of them (shuffled, ORDER_SEED=$ORDER_SEED); medians; times are wall clock of the whole smbclient call"
   echo "- put: caches dropped, source file re-read into cache, target deleted first; get: caches dropped, to /dev/null; content checked with cmp (put: every run, get/scopy: once/every run)"
   echo "- server CPU: user+system seconds of the gateway process / of smbd and its reaped per-connection child, medians; steadier than wall time on a loaded machine"
   echo "- ls: caches warm, one untimed listing first; scopy: caches dropped, target deleted first"
