@@ -1,19 +1,14 @@
-using System.IO.Pipelines;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using SmbCopy.Gateway.Configuration;
-using SmbCopy.Gateway.Hosting;
 using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Durable;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Gateway.Smb.Server;
 using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Gateway.Tests.Kit;
 using SmbCopy.Protocol.Fscc;
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Protocol.Smb2.Messages;
 using SmbCopy.Storage;
-using SmbCopy.Storage.Local;
 using StorageDisposition = SmbCopy.Storage.CreateDisposition;
 
 namespace SmbCopy.Gateway.Tests.Durable;
@@ -23,55 +18,17 @@ namespace SmbCopy.Gateway.Tests.Durable;
 /// locks and oplock) and the reconnect from a new session (same persistent FileId, same data), MS-SMB2 3.3.5.9.6/.7,
 /// 3.3.7.1.
 /// </summary>
-public sealed class DurableSessionTests : IDisposable
+public sealed class DurableSessionTests : IAsyncDisposable
 {
-    private sealed class NoUsers : IUserDirectory
-    {
-        public byte[]? GetNtHash(string user) => null;
-    }
+    private readonly LocalShareKit _kit = new("durable-");
+    private SmbServer Server => _kit.Server;
 
-    private readonly string _root = Directory.CreateTempSubdirectory("durable-").FullName;
-    private readonly SmbServer _server;
+    public ValueTask DisposeAsync() => _kit.DisposeAsync();
 
-    public DurableSessionTests()
-    {
-        var options = new SmbCopyOptions();
-        options.Shares.Add(new ShareOptions { Name = "data", Path = _root });
-        _server = new SmbServer(Options.Create(options),
-            new ServerIdentity { ServerGuid = Guid.NewGuid(), ServerName = "SRV", StartTime = DateTimeOffset.UnixEpoch },
-            new NoUsers(), Array.Empty<ISmb2Handler>(), [new LocalStorageDriver()], NullLoggerFactory.Instance, TimeProvider.System);
-    }
+    private LocalShareClient LogOn(string user = "alice") => _kit.LogOn(user);
 
-    public void Dispose()
-    {
-        _server.DurableOpens.Dispose();
-        Directory.Delete(_root, recursive: true);
-    }
-
-    private (SmbConnection Connection, SmbSession Session, TreeConnect Tree) LogOn(string user = "alice")
-    {
-        var connection = new SmbConnection(_server, new Pipe().Writer, null, () => { }, NullLogger.Instance);
-        connection.MarkNegotiated(Smb2Dialect.Smb311);
-        connection.ClientGuid = Guid.NewGuid();
-        var session = _server.CreateSession(connection);
-        connection.Sessions[session.SessionId] = session;
-        session.UserName = user;
-        session.Domain = "WORKGROUP";
-        session.State = SessionState.Valid;
-        var tree = new TreeConnect(session.NextTreeId(), _server.Shares.Find("data")!, (uint)AccessMask.FileAllAccess, session);
-        session.Trees[tree.TreeId] = tree;
-        return (connection, session, tree);
-    }
-
-    private Smb2Request Request(SmbConnection connection, SmbSession session, TreeConnect tree) => new()
-    {
-        Connection = connection,
-        Server = _server,
-        Header = new Smb2Header { Command = Smb2Command.Create },
-        Message = new byte[Smb2Header.Size],
-        Session = session,
-        Tree = tree,
-    };
+    private Smb2Request Request(SmbConnection connection, SmbSession session, TreeConnect tree) =>
+        _kit.Request(connection, session, tree, Smb2Command.Create);
 
     /// <summary>What FileCreate does for a batch-oplock open of "file.dat", then the durable grant.</summary>
     private async Task<(FileOpen Open, CreateResponseContext? Durable)> OpenBatchAsync(SmbConnection connection, SmbSession session,
@@ -81,7 +38,7 @@ public sealed class DurableSessionTests : IDisposable
         var opened = await volume.OpenAsync("file.dat", new OpenRequest(StorageDisposition.OpenIf, StorageAccess.Read | StorageAccess.Write, ObjectKind.File));
         var node = tree.Share.Nodes.Acquire(opened.Handle.FileId);
         ulong id = session.NextVolatileId();
-        var open = new FileOpen(_server.DurableOpens.NextPersistentId(), id, tree, AccessMask.FileReadData | AccessMask.FileWriteData,
+        var open = new FileOpen(Server.DurableOpens.NextPersistentId(), id, tree, AccessMask.FileReadData | AccessMask.FileWriteData,
             ShareAccess.None, opened.Handle, node, volume);
         OplockLevel granted;
         lock (node.Gate)
@@ -106,9 +63,9 @@ public sealed class DurableSessionTests : IDisposable
         Assert.Equal(CreateContextNames.DurableHandleRequest, durable.Value.Name);
         Assert.Equal(8, durable.Value.Data.Length);
         Assert.NotNull(open.Durable);
-        Assert.Same(open.Durable, _server.DurableOpens.Find(open.PersistentId));
+        Assert.Same(open.Durable, Server.DurableOpens.Find(open.PersistentId));
         await open.CloseAsync();
-        Assert.Null(_server.DurableOpens.Find(open.PersistentId)); // closed by its client: not reconnectable
+        Assert.Null(Server.DurableOpens.Find(open.PersistentId)); // closed by its client: not reconnectable
     }
 
     [Fact]
@@ -134,7 +91,7 @@ public sealed class DurableSessionTests : IDisposable
 
         await connection.DisposeSessionsAsync(); // the TCP connection went away
 
-        Assert.Equal(1, _server.DurableOpens.DisconnectedCount);
+        Assert.Equal(1, Server.DurableOpens.DisconnectedCount);
         Assert.True(open.Durable!.IsDisconnected);
         lock (open.Node.Gate)
         {
@@ -179,7 +136,7 @@ public sealed class DurableSessionTests : IDisposable
         Assert.True(durableOpen.Durable.IsDisconnected); // still waiting for its owner
 
         // The scavenger ends it once its timeout has passed.
-        Assert.Equal(1, await _server.DurableOpens.ScavengeAsync(DateTimeOffset.UtcNow + DurableOpenTable.DefaultTimeout + TimeSpan.FromSeconds(1)));
+        Assert.Equal(1, await Server.DurableOpens.ScavengeAsync(DateTimeOffset.UtcNow + DurableOpenTable.DefaultTimeout + TimeSpan.FromSeconds(1)));
         Assert.False(durableOpen.Node.HasOpen(durableOpen));
 
         var (connection3, session3, tree3) = LogOn();
@@ -196,8 +153,8 @@ public sealed class DurableSessionTests : IDisposable
         var (open, _) = await OpenBatchAsync(connection, session, tree, DurableRequestTests.Dhnq());
         open.DeleteOnClose = true;
         await connection.DisposeSessionsAsync();
-        Assert.Equal(0, _server.DurableOpens.Count);
-        Assert.False(File.Exists(Path.Combine(_root, "file.dat")));
+        Assert.Equal(0, Server.DurableOpens.Count);
+        Assert.False(File.Exists(Path.Combine(_kit.Root, "file.dat")));
     }
 
     [Fact]
@@ -225,12 +182,12 @@ public sealed class DurableSessionTests : IDisposable
         // The session teardown lands between the conflicting open's check and its break notification.
         bool broke = await Oplocks.BreakForOpenAsync(open.Node, toNone: false, () =>
         {
-            _server.DurableOpens.Disconnect(open.Durable!);
+            Server.DurableOpens.Disconnect(open.Durable!);
             return ValueTask.CompletedTask;
         }, CancellationToken.None);
         Assert.True(broke);
         Assert.False(open.Node.HasOpen(open)); // no share-mode conflict left behind for 60 s
-        Assert.Equal(0, _server.DurableOpens.Count);
+        Assert.Equal(0, Server.DurableOpens.Count);
     }
 
     [Fact]

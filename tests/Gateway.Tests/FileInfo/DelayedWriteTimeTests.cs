@@ -1,17 +1,10 @@
-using System.IO.Pipelines;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using SmbCopy.Gateway.Configuration;
-using SmbCopy.Gateway.Hosting;
-using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
-using SmbCopy.Gateway.Smb.Server;
 using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Gateway.Tests.Kit;
 using SmbCopy.Protocol.Fscc;
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Storage;
-using SmbCopy.Storage.Local;
 
 namespace SmbCopy.Gateway.Tests.FileInfo;
 
@@ -22,41 +15,20 @@ namespace SmbCopy.Gateway.Tests.FileInfo;
 /// </summary>
 public sealed class DelayedWriteTimeTests : IAsyncLifetime
 {
-    private sealed class NoUsers : IUserDirectory
-    {
-        public byte[]? GetNtHash(string user) => null;
-    }
-
     private static readonly TimeSpan Delay = TimeSpan.FromMilliseconds(400);
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "smbcopy-dwt-" + Guid.NewGuid().ToString("N"));
-    private IStorageVolume _volume = null!;
-    private TreeConnect _tree = null!;
+    private LocalVolumeKit _kit = null!;
 
-    public async Task InitializeAsync()
-    {
-        System.IO.Directory.CreateDirectory(_dir);
-        _volume = await new LocalStorageDriver().OpenVolumeAsync(new StorageVolumeOptions("data", _dir, false, new Dictionary<string, string?>()));
-        var server = new SmbServer(Options.Create(new SmbCopyOptions()),
-            new ServerIdentity { ServerGuid = Guid.NewGuid(), ServerName = "SRV", StartTime = DateTimeOffset.UnixEpoch },
-            new NoUsers(), Array.Empty<ISmb2Handler>(), Array.Empty<IStorageDriver>(), NullLoggerFactory.Instance, TimeProvider.System);
-        var connection = new SmbConnection(server, new Pipe().Writer, null, () => { }, NullLogger.Instance);
-        connection.MarkNegotiated(Smb2Dialect.Smb311);
-        _tree = new TreeConnect(1, SmbShare.Ipc(), 0x1F01FF, server.CreateSession(connection));
-    }
+    public async Task InitializeAsync() => _kit = await LocalVolumeKit.CreateAsync("smbcopy-dwt-");
 
-    public async Task DisposeAsync()
-    {
-        await _volume.DisposeAsync();
-        System.IO.Directory.Delete(_dir, true);
-    }
+    public Task DisposeAsync() => _kit.DisposeAsync().AsTask();
 
     private async Task<FileOpen> OpenAsync(string name)
     {
-        var (handle, _) = await _volume.OpenAsync(name, new OpenRequest(SmbCopy.Storage.CreateDisposition.OpenIf, StorageAccess.ReadWrite, ObjectKind.File));
+        var handle = await _kit.OpenHandleAsync(name);
         var metadata = await handle.GetInfoAsync();
-        var node = _tree.Share.Nodes.Acquire(metadata.FileId);
+        var node = _kit.Tree.Share.Nodes.Acquire(metadata.FileId);
         node.WriteTime.Observe(metadata); // as the CREATE answer does
-        var open = new FileOpen(1, 1, _tree, AccessMask.GenericAll, ShareAccess.Read | ShareAccess.Write, handle, node, _volume);
+        var open = new FileOpen(1, 1, _kit.Tree, AccessMask.GenericAll, ShareAccess.Read | ShareAccess.Write, handle, node, _kit.Volume);
         lock (node.Gate) node.AddOpen(open);
         open.WriteTime.Delay = Delay;
         return open;
@@ -142,7 +114,7 @@ public sealed class DelayedWriteTimeTests : IAsyncLifetime
 
         await open.CloseAsync();
 
-        Assert.True(File.GetLastWriteTimeUtc(Path.Combine(_dir, "e.txt")) > before);
+        Assert.True(File.GetLastWriteTimeUtc(_kit.PathOf("e.txt")) > before);
     }
 
     [Fact]

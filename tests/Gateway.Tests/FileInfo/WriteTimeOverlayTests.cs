@@ -1,21 +1,14 @@
 using System.Buffers.Binary;
-using System.IO.Pipelines;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using SmbCopy.Gateway.Configuration;
-using SmbCopy.Gateway.Hosting;
-using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Gateway.Smb.Files.Info;
 using SmbCopy.Gateway.Smb.Handlers;
-using SmbCopy.Gateway.Smb.Server;
 using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Gateway.Tests.Kit;
 using SmbCopy.Protocol.Fscc;
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Protocol.Wire;
 using SmbCopy.Storage;
-using SmbCopy.Storage.Local;
 using Xunit.Abstractions;
 
 namespace SmbCopy.Gateway.Tests.FileInfo;
@@ -26,11 +19,6 @@ namespace SmbCopy.Gateway.Tests.FileInfo;
 /// </summary>
 public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private sealed class NoUsers : IUserDirectory
-    {
-        public byte[]? GetNtHash(string user) => null;
-    }
-
     /// <summary>An IStorageHandle that counts the calls made through it.</summary>
     private sealed class CountingHandle(IStorageHandle inner) : IStorageHandle
     {
@@ -56,43 +44,25 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
     }
 
     private static readonly DateTime Old = new(2020, 5, 6, 7, 8, 9, DateTimeKind.Utc);
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "smbcopy-wto-" + Guid.NewGuid().ToString("N"));
-    private IStorageVolume _volume = null!;
-    private SmbServer _server = null!;
-    private SmbConnection _connection = null!;
-    private TreeConnect _tree = null!;
+    private LocalVolumeKit _kit = null!;
     private ulong _nextId = 1;
 
-    public async Task InitializeAsync()
-    {
-        System.IO.Directory.CreateDirectory(_dir);
-        _volume = await new LocalStorageDriver().OpenVolumeAsync(new StorageVolumeOptions("data", _dir, false, new Dictionary<string, string?>()));
-        _server = new SmbServer(Options.Create(new SmbCopyOptions()),
-            new ServerIdentity { ServerGuid = Guid.NewGuid(), ServerName = "SRV", StartTime = DateTimeOffset.UnixEpoch },
-            new NoUsers(), Array.Empty<ISmb2Handler>(), Array.Empty<IStorageDriver>(), NullLoggerFactory.Instance, TimeProvider.System);
-        _connection = new SmbConnection(_server, new Pipe().Writer, null, () => { }, NullLogger.Instance);
-        _connection.MarkNegotiated(Smb2Dialect.Smb311);
-        _tree = new TreeConnect(1, SmbShare.Ipc(), 0x1F01FF, _server.CreateSession(_connection));
-    }
+    public async Task InitializeAsync() => _kit = await LocalVolumeKit.CreateAsync("smbcopy-wto-");
 
-    public async Task DisposeAsync()
-    {
-        await _volume.DisposeAsync();
-        System.IO.Directory.Delete(_dir, true);
-    }
+    public Task DisposeAsync() => _kit.DisposeAsync().AsTask();
 
     /// <summary>An open as CREATE makes it (node acquired and added, metadata observed for the answer), on a counting handle.</summary>
     private async Task<(FileOpen Open, CountingHandle Counter)> OpenAsync(string name, ObjectKind kind = ObjectKind.File)
     {
-        var (handle, _) = await _volume.OpenAsync(name, new OpenRequest(SmbCopy.Storage.CreateDisposition.OpenIf, StorageAccess.ReadWrite, kind));
+        var handle = await _kit.OpenHandleAsync(name, kind);
         var counter = new CountingHandle(handle);
         var metadata = await handle.GetInfoAsync();
-        var node = _tree.Share.Nodes.Acquire(metadata.FileId);
+        var node = _kit.Tree.Share.Nodes.Acquire(metadata.FileId);
         ulong id = _nextId++;
-        var open = new FileOpen(id, id, _tree, AccessMask.FileAllAccess, ShareAccess.Read | ShareAccess.Write, counter, node, _volume);
+        var open = new FileOpen(id, id, _kit.Tree, AccessMask.FileAllAccess, ShareAccess.Read | ShareAccess.Write, counter, node, _kit.Volume);
         lock (node.Gate) node.AddOpen(open);
         node.WriteTime.Observe(metadata);
-        _tree.Session.Opens[id] = open;
+        _kit.Tree.Session.Opens[id] = open;
         return (open, counter);
     }
 
@@ -110,8 +80,8 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
         data.CopyTo(message.AsSpan(Smb2Header.Size + 48));
         var request = new Smb2Request
         {
-            Connection = _connection, Server = _server, Header = new Smb2Header { Command = Smb2Command.Write }, Message = message,
-            Session = _tree.Session, Tree = _tree,
+            Connection = _kit.Connection, Server = _kit.Server, Header = new Smb2Header { Command = Smb2Command.Write }, Message = message,
+            Session = _kit.Tree.Session, Tree = _kit.Tree,
         };
         var response = await new WriteHandler().HandleAsync(request);
         Assert.Equal(NtStatus.Success, response.Status);
@@ -130,12 +100,12 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
         using var w = new WireWriter(4096);
         var result = await DirectoryListing.QueryAsync(dir, FileInformationClass.Directory, 0, name, 4096, w, default);
         Assert.Equal(1, result.Count);
-        _tree.Session.Opens.TryRemove(dir.VolatileId, out _);
+        _kit.Tree.Session.Opens.TryRemove(dir.VolatileId, out _);
         await dir.CloseAsync();
         return DateTime.FromFileTimeUtc(BinaryPrimitives.ReadInt64LittleEndian(w.WrittenSpan[24..])); // FILE_DIRECTORY_INFORMATION.LastWriteTime
     }
 
-    private DateTime OnDisk(string name) => File.GetLastWriteTimeUtc(Path.Combine(_dir, name));
+    private DateTime OnDisk(string name) => File.GetLastWriteTimeUtc(Path.Combine(_kit.Root, name));
 
     [Fact]
     public async Task A_write_makes_no_storage_metadata_call()
@@ -147,10 +117,10 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
         // storage moves its time itself), as a copy does before its writes.
         var basic = new byte[40];
         BinaryPrimitives.WriteInt64LittleEndian(basic.AsSpan(16), -1);
-        Assert.Equal(NtStatus.Success, await FileInfoUpdates.SetAsync(_server, frozen, FileInformationClass.Basic, basic, default));
+        Assert.Equal(NtStatus.Success, await FileInfoUpdates.SetAsync(_kit.Server, frozen, FileInformationClass.Basic, basic, default));
         Assert.True(frozen.LastWriteFrozen);
         foreach (var o in new[] { open, frozen })
-            Assert.Equal(NtStatus.Success, await FileInfoUpdates.SetAsync(_server, o, FileInformationClass.EndOfFile, BitConverter.GetBytes(1600L), default));
+            Assert.Equal(NtStatus.Success, await FileInfoUpdates.SetAsync(_kit.Server, o, FileInformationClass.EndOfFile, BitConverter.GetBytes(1600L), default));
         counter.GetInfos = counter.SetInfos = counter.Sizes = counter.Flushes = 0;
         frozenCounter.GetInfos = frozenCounter.SetInfos = frozenCounter.Sizes = frozenCounter.Flushes = 0;
 
@@ -170,7 +140,7 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
         Assert.True(open.WriteTime.Pending);
         foreach (var o in new[] { open, frozen })
         {
-            _tree.Session.Opens.TryRemove(o.VolatileId, out _);
+            _kit.Tree.Session.Opens.TryRemove(o.VolatileId, out _);
             await o.CloseAsync();
         }
     }
@@ -178,8 +148,8 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
     [Fact]
     public async Task Query_info_and_the_listing_report_the_held_time_and_the_last_close_stores_it()
     {
-        File.WriteAllBytes(Path.Combine(_dir, "h.txt"), [1, 2, 3]);
-        File.SetLastWriteTimeUtc(Path.Combine(_dir, "h.txt"), Old);
+        File.WriteAllBytes(_kit.PathOf("h.txt"), [1, 2, 3]);
+        File.SetLastWriteTimeUtc(_kit.PathOf("h.txt"), Old);
         var (writer, _) = await OpenAsync("h.txt");
         writer.LastWriteFrozen = true;              // the client froze the time through this open
         var (reader, _) = await OpenAsync("h.txt"); // another open of the file, no writes
@@ -192,22 +162,22 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
         Assert.Equal(Old, await QueryBasicLastWriteAsync(reader));
         Assert.Equal(Old, await ListedLastWriteAsync("h.txt"));
 
-        _tree.Session.Opens.TryRemove(writer.VolatileId, out _);
+        _kit.Tree.Session.Opens.TryRemove(writer.VolatileId, out _);
         await writer.CloseAsync();
         Assert.Equal(Old, await QueryBasicLastWriteAsync(reader)); // still held while the file is open
 
-        _tree.Session.Opens.TryRemove(reader.VolatileId, out _);
+        _kit.Tree.Session.Opens.TryRemove(reader.VolatileId, out _);
         await reader.CloseAsync();
         Assert.Equal(Old, OnDisk("h.txt"));                        // the last close stored what clients saw
-        Assert.Equal(0, _tree.Share.Nodes.Count);
+        Assert.Equal(0, _kit.Tree.Share.Nodes.Count);
         Assert.Equal(Old, await ListedLastWriteAsync("h.txt"));    // and storage reports it from then on
     }
 
     [Fact]
     public async Task A_pending_update_is_reported_as_the_old_time_until_the_close_stores_now()
     {
-        File.WriteAllBytes(Path.Combine(_dir, "p.txt"), [1]);
-        File.SetLastWriteTimeUtc(Path.Combine(_dir, "p.txt"), Old);
+        File.WriteAllBytes(_kit.PathOf("p.txt"), [1]);
+        File.SetLastWriteTimeUtc(_kit.PathOf("p.txt"), Old);
         var (open, _) = await OpenAsync("p.txt");
         open.WriteTime.Delay = TimeSpan.FromHours(1);
 
@@ -216,7 +186,7 @@ public sealed class WriteTimeOverlayTests(ITestOutputHelper output) : IAsyncLife
         Assert.Equal(Old, await ListedLastWriteAsync("p.txt"));
 
         var before = DateTime.UtcNow.AddSeconds(-5);
-        _tree.Session.Opens.TryRemove(open.VolatileId, out _);
+        _kit.Tree.Session.Opens.TryRemove(open.VolatileId, out _);
         await open.CloseAsync();
         Assert.True(OnDisk("p.txt") > before); // the close applied the pending update
     }

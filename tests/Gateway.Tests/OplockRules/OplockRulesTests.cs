@@ -1,21 +1,16 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using SmbCopy.Gateway.Configuration;
-using SmbCopy.Gateway.Hosting;
 using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Files;
 using SmbCopy.Gateway.Smb.Handlers;
-using SmbCopy.Gateway.Smb.Server;
 using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Gateway.Tests.Kit;
 using SmbCopy.Protocol.Fscc;
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Protocol.Smb2.Messages;
 using SmbCopy.Protocol.Wire;
-using SmbCopy.Storage.Local;
 using Disposition = SmbCopy.Protocol.Fscc.CreateDisposition;
 using FileAttributes = SmbCopy.Protocol.Fscc.FileAttributes;
 
@@ -27,13 +22,8 @@ namespace SmbCopy.Gateway.Tests.OplockRules;
 /// records the break notifications its connection receives and acknowledges exclusive/batch breaks with the
 /// offered level, as smbtorture's torture_oplock_handler does; the scenarios are those of smbtorture smb2.oplock.
 /// </summary>
-public sealed class OplockRulesTests : IDisposable
+public sealed class OplockRulesTests : IAsyncDisposable
 {
-    private sealed class NoUsers : IUserDirectory
-    {
-        public byte[]? GetNtHash(string user) => null;
-    }
-
     /// <summary>One client: its connection's output is read back for OPLOCK_BREAK notifications.</summary>
     private sealed class Client : IAsyncDisposable
     {
@@ -46,18 +36,9 @@ public sealed class OplockRulesTests : IDisposable
         public SmbSession Session { get; }
         public TreeConnect Tree { get; }
 
-        public Client(SmbServer server)
+        public Client(LocalShareKit kit)
         {
-            Connection = new SmbConnection(server, _pipe.Writer, null, () => { }, NullLogger.Instance);
-            Connection.MarkNegotiated(Smb2Dialect.Smb311);
-            Connection.ClientGuid = Guid.NewGuid();
-            Session = server.CreateSession(Connection);
-            Connection.Sessions[Session.SessionId] = Session;
-            Session.UserName = "alice";
-            Session.Domain = "WORKGROUP";
-            Session.State = SessionState.Valid;
-            Tree = new TreeConnect(Session.NextTreeId(), server.Shares.Find("data")!, (uint)AccessMask.FileAllAccess, Session);
-            Session.Trees[Tree.TreeId] = Tree;
+            (Connection, Session, Tree) = kit.LogOn(output: _pipe.Writer);
             _reader = Task.Run(ReadAsync);
         }
 
@@ -110,37 +91,16 @@ public sealed class OplockRulesTests : IDisposable
         }
     }
 
-    private readonly string _root = Directory.CreateTempSubdirectory("oplock-").FullName;
-    private readonly SmbServer _server;
+    private readonly LocalShareKit _kit = new("oplock-");
 
-    public OplockRulesTests()
-    {
-        var options = new SmbCopyOptions();
-        options.Shares.Add(new ShareOptions { Name = "data", Path = _root });
-        _server = new SmbServer(Options.Create(options),
-            new ServerIdentity { ServerGuid = Guid.NewGuid(), ServerName = "SRV", StartTime = DateTimeOffset.UnixEpoch },
-            new NoUsers(), Array.Empty<ISmb2Handler>(), [new LocalStorageDriver()], NullLoggerFactory.Instance, TimeProvider.System);
-    }
-
-    public void Dispose()
-    {
-        _server.DurableOpens.Dispose();
-        Directory.Delete(_root, recursive: true);
-    }
+    public ValueTask DisposeAsync() => _kit.DisposeAsync();
 
     private const AccessMask All = AccessMask.FileAllAccess;
     private const ShareAccess ShareAll = ShareAccess.Read | ShareAccess.Write | ShareAccess.Delete;
     private const AccessMask AttributesOnly = AccessMask.FileReadAttributes | AccessMask.FileWriteAttributes | AccessMask.Synchronize;
 
-    private Smb2Request Request(Client client, Smb2Command command, byte[]? message = null) => new()
-    {
-        Connection = client.Connection,
-        Server = _server,
-        Header = new Smb2Header { Command = command },
-        Message = message ?? new byte[Smb2Header.Size],
-        Session = client.Session,
-        Tree = client.Tree,
-    };
+    private Smb2Request Request(Client client, Smb2Command command, byte[]? message = null) =>
+        _kit.Request(client.Connection, client.Session, client.Tree, command, message);
 
     private async Task<(NtStatus Status, FileOpen? Open, OplockLevel Granted)> OpenAsync(Client client, AccessMask access, ShareAccess share,
         OplockLevel oplock, Disposition disposition = Disposition.OpenIf, string name = "file.dat")
@@ -157,8 +117,8 @@ public sealed class OplockRulesTests : IDisposable
     public async Task An_exclusive_oplock_with_a_share_mode_conflict_is_not_broken()
     {
         // MS-FSA 2.1.5.1.2.1: only a batch oplock is broken on a sharing violation (smbtorture oplock.exclusive1).
-        await using var c1 = new Client(_server);
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit);
+        await using var c2 = new Client(_kit);
         var (_, holder, level) = await OpenAsync(c1, All, ShareAccess.None, OplockLevel.Exclusive);
         Assert.Equal(OplockLevel.Exclusive, level);
 
@@ -172,8 +132,8 @@ public sealed class OplockRulesTests : IDisposable
     public async Task A_batch_oplock_with_a_share_mode_conflict_breaks_to_level_II_and_the_open_still_fails()
     {
         // smbtorture oplock.batch1: the holder may be caching a closed handle; once it keeps it, the conflict stands.
-        await using var c1 = new Client(_server);
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit);
+        await using var c2 = new Client(_kit);
         var (_, holder, level) = await OpenAsync(c1, All, ShareAccess.None, OplockLevel.Batch);
         Assert.Equal(OplockLevel.Batch, level);
 
@@ -203,7 +163,7 @@ public sealed class OplockRulesTests : IDisposable
     {
         // MS-FSA 2.1.4.12 (OPEN): no flag but FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES, SYNCHRONIZE is a stat open
         // (smbtorture oplock.statopen1).
-        await using var c1 = new Client(_server);
+        await using var c1 = new Client(_kit);
         var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
         var (status, second, _) = await OpenAsync(c1, access, ShareAll, OplockLevel.None, Disposition.Open);
         Assert.Equal(NtStatus.Success, status);
@@ -220,8 +180,8 @@ public sealed class OplockRulesTests : IDisposable
     {
         // An overwrite changes the data even through a stat open (smbtorture oplock.exclusive5, batch13/14/16;
         // exclusive9 for the break level).
-        await using var c1 = new Client(_server);
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit);
+        await using var c2 = new Client(_kit);
         var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
         var (status, _, granted) = await OpenAsync(c2, AttributesOnly, ShareAll, OplockLevel.Batch, disposition);
         Assert.Equal(NtStatus.Success, status);
@@ -233,8 +193,8 @@ public sealed class OplockRulesTests : IDisposable
     public async Task A_delete_pending_file_fails_the_open_without_a_break()
     {
         // MS-FSA 2.1.5.1.2.1 checks DeletePending before oplocks (smbtorture oplock.doc).
-        await using var c1 = new Client(_server);
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit);
+        await using var c2 = new Client(_kit);
         var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
         lock (holder!.Node.Gate) holder.Node.DeletePending = true;
         var (status, _, _) = await OpenAsync(c2, AccessMask.FileReadData, ShareAll, OplockLevel.None, Disposition.Open);
@@ -247,8 +207,8 @@ public sealed class OplockRulesTests : IDisposable
     public async Task A_write_breaks_every_level_II_oplock_the_writers_own_included()
     {
         // MS-FSA 2.1.4.12: every open of Oplock.IIOplocks is broken to none (smbtorture oplock.batch6/batch9).
-        await using var c1 = new Client(_server);
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit);
+        await using var c2 = new Client(_kit);
         var (_, h1, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
         var (_, h2, g2) = await OpenAsync(c2, All, ShareAll, OplockLevel.Batch);
         Assert.Equal(OplockLevel.LevelII, g2);
@@ -264,8 +224,8 @@ public sealed class OplockRulesTests : IDisposable
     public async Task A_lock_request_breaks_the_lockers_own_level_II_oplock()
     {
         // MS-FSA 2.1.4.12, operation BYTE_RANGE_LOCK (smbtorture oplock.brl1/brl3); a lone batch holder is not broken (brl2).
-        await using var c1 = new Client(_server);
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit);
+        await using var c2 = new Client(_kit);
         var (_, h1, _) = await OpenAsync(c1, AccessMask.FileReadData | AccessMask.FileWriteData, ShareAccess.Read | ShareAccess.Write, OplockLevel.Batch);
         Assert.Equal(NtStatus.Success, await LockAsync(c1, h1!, 0));
         Assert.Empty(await c1.WaitForBreaksAsync(0));
@@ -282,7 +242,7 @@ public sealed class OplockRulesTests : IDisposable
     {
         // MS-SMB2 2.2.24.1: a break from level II needs no acknowledgment; Windows answers one with
         // STATUS_INVALID_OPLOCK_PROTOCOL (smbtorture oplock.levelii500). Without any break: INVALID_DEVICE_STATE (3.3.5.22.1).
-        await using var c1 = new Client(_server);
+        await using var c1 = new Client(_kit);
         var (_, h1, granted) = await OpenAsync(c1, AccessMask.FileReadData | AccessMask.FileWriteData, ShareAccess.Read | ShareAccess.Write, OplockLevel.LevelII);
         Assert.Equal(OplockLevel.LevelII, granted);
         Assert.Equal(NtStatus.InvalidDeviceState, (await AcknowledgeAsync(c1, h1!, OplockLevel.None)).Status);
@@ -299,15 +259,15 @@ public sealed class OplockRulesTests : IDisposable
     {
         // MS-SMB2 3.3.4.2: the interim response before the wait; a compound member followed by others waits in
         // place instead (GoAsync there is STATUS_INTERNAL_ERROR), as Windows and Samba (smbtorture compound.compound-break).
-        await using var c1 = new Client(_server);
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit);
+        await using var c2 = new Client(_kit);
         var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
         int interims = 0;
         int breaksAtInterim = -1;
         var request = new Smb2Request
         {
             Connection = c2.Connection,
-            Server = _server,
+            Server = _kit.Server,
             Header = new Smb2Header { Command = Smb2Command.Create, NextCommand = compoundMember ? 120u : 0u },
             Message = new byte[Smb2Header.Size],
             Session = c2.Session,
@@ -339,7 +299,7 @@ public sealed class OplockRulesTests : IDisposable
     {
         // MS-SMB2 3.3.5.22.1: II or NONE accepted; anything else from an exclusive/batch break ends it at none with
         // STATUS_INVALID_OPLOCK_PROTOCOL, SMB2_OPLOCK_LEVEL_LEASE with STATUS_INVALID_PARAMETER.
-        await using var c1 = new Client(_server);
+        await using var c1 = new Client(_kit);
         var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
         var breaking = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (holder!.Node.Gate)
@@ -358,8 +318,8 @@ public sealed class OplockRulesTests : IDisposable
     {
         // MS-SMB2 3.3.4.6 / Windows: the oplock break acknowledgment timer (35 s) lowers the oplock to none
         // (smbtorture oplock.batch22a). Shortened here; no other test class waits on an acknowledgment.
-        await using var c1 = new Client(_server) { Acknowledges = false };
-        await using var c2 = new Client(_server);
+        await using var c1 = new Client(_kit) { Acknowledges = false };
+        await using var c2 = new Client(_kit);
         var (_, holder, _) = await OpenAsync(c1, All, ShareAll, OplockLevel.Batch);
         var saved = Oplocks.BreakTimeout;
         Oplocks.BreakTimeout = TimeSpan.FromMilliseconds(300);

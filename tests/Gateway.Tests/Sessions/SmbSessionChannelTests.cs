@@ -1,12 +1,8 @@
-using System.IO.Pipelines;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using SmbCopy.Gateway.Configuration;
-using SmbCopy.Gateway.Hosting;
 using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Server;
 using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Gateway.Tests.Kit;
 using SmbCopy.Protocol.Security;
 using SmbCopy.Protocol.Smb2;
 
@@ -15,35 +11,14 @@ namespace SmbCopy.Gateway.Tests.Sessions;
 /// <summary>Multichannel sessions (MS-SMB2 3.3.1.8, 3.3.1.14, 3.3.5.5): channels, per-channel keys, teardown.</summary>
 public sealed class SmbSessionChannelTests
 {
-    private sealed class NoUsers : IUserDirectory
-    {
-        public byte[]? GetNtHash(string user) => null;
-    }
+    private readonly SmbServer _server = TestGateway.Server();
 
-    private readonly SmbServer _server = new(
-        Options.Create(new SmbCopyOptions()),
-        new ServerIdentity { ServerGuid = Guid.NewGuid(), ServerName = "SRV", StartTime = DateTimeOffset.UnixEpoch },
-        new NoUsers(), Array.Empty<ISmb2Handler>(), Array.Empty<SmbCopy.Storage.IStorageDriver>(),
-        NullLoggerFactory.Instance, TimeProvider.System);
-
-    private SmbConnection Connect(Smb2Dialect dialect = Smb2Dialect.Smb311)
-    {
-        var connection = new SmbConnection(_server, new Pipe().Writer, null, () => { }, NullLogger.Instance);
-        connection.MarkNegotiated(dialect);
-        return connection;
-    }
+    private SmbConnection Connect(Smb2Dialect dialect = Smb2Dialect.Smb311) => TestGateway.Connect(_server, dialect);
 
     private static Smb2Signer Key(byte fill, SigningAlgorithm algorithm = SigningAlgorithm.AesCmac) =>
         new(algorithm, Enumerable.Repeat(fill, 16).ToArray());
 
-    private SmbSession LoggedOn(SmbConnection connection, Smb2Signer key)
-    {
-        var session = _server.CreateSession(connection);
-        connection.Sessions[session.SessionId] = session;
-        session.SetSessionSigner(key);
-        session.State = SessionState.Valid;
-        return session;
-    }
+    private SmbSession LoggedOn(SmbConnection connection, Smb2Signer key) => TestGateway.SignedSession(_server, connection, key);
 
     [Fact]
     public void A_new_session_is_usable_only_on_its_own_connection()

@@ -1,14 +1,11 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using SmbCopy.Gateway.Configuration;
-using SmbCopy.Gateway.Hosting;
 using SmbCopy.Gateway.Smb.Connection;
 using SmbCopy.Gateway.Smb.Dispatch;
 using SmbCopy.Gateway.Smb.Server;
 using SmbCopy.Gateway.Smb.Sessions;
+using SmbCopy.Gateway.Tests.Kit;
 using SmbCopy.Protocol.Security;
 using SmbCopy.Protocol.Smb2;
 using SmbCopy.Protocol.Wire;
@@ -23,11 +20,6 @@ public sealed class CompoundDispatchTests
 {
     private const uint TreeId = 7;
     private const ulong NoFile = ulong.MaxValue;
-
-    private sealed class NoUsers : IUserDirectory
-    {
-        public byte[]? GetNtHash(string user) => null;
-    }
 
     private sealed class TestOpen(ulong id, TreeConnect tree) : SmbOpen(id, id, tree, 0x1F01FF)
     {
@@ -89,17 +81,11 @@ public sealed class CompoundDispatchTests
 
     public CompoundDispatchTests()
     {
-        _server = new SmbServer(Options.Create(new SmbCopyOptions()),
-            new ServerIdentity { ServerGuid = Guid.NewGuid(), ServerName = "SRV", StartTime = DateTimeOffset.UnixEpoch },
-            new NoUsers(), [_create, new FileIdStub(Smb2Command.Close, closes: true), new FileIdStub(Smb2Command.Flush, closes: false), new EchoStub()],
-            Array.Empty<SmbCopy.Storage.IStorageDriver>(), NullLoggerFactory.Instance, TimeProvider.System);
-        _connection = new SmbConnection(_server, _pipe.Writer, null, () => { }, NullLogger.Instance);
-        _connection.MarkNegotiated(Smb2Dialect.Smb311);
+        _server = TestGateway.Server(handlers:
+            [_create, new FileIdStub(Smb2Command.Close, closes: true), new FileIdStub(Smb2Command.Flush, closes: false), new EchoStub()]);
+        _connection = TestGateway.Connect(_server, Smb2Dialect.Smb311, _pipe.Writer);
         _connection.Credits.Grant(500, 1000, 1);
-        _session = _server.CreateSession(_connection);
-        _connection.Sessions[_session.SessionId] = _session;
-        _session.SetSessionSigner(_key);
-        _session.State = SessionState.Valid;
+        _session = TestGateway.SignedSession(_server, _connection, _key);
         _session.Trees[TreeId] = new TreeConnect(TreeId, SmbShare.Ipc(), 0x1F01FF, _session);
     }
 
