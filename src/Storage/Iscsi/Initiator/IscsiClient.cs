@@ -110,7 +110,7 @@ public sealed class IscsiClient : IAsyncDisposable
             if (current is { IsUsable: true }) return current;
             // A connect that failed while this caller waited for the lock is its answer too: the commands of a dropped
             // connection all come here at once, and each must not spend its own connect + login timeout, one after the
-            // other, on a target that does not answer (4 commands x 7 attempts x a 60 s login timeout = 28 minutes).
+            // other, on a target that does not answer (4 commands x 6 retries x a 60 s login timeout = 24 minutes).
             // The failure counts as an attempt of each; the retry pipeline backs off and calls again.
             if (Interlocked.Read(ref _connectAttempts) != attemptsSeen && Volatile.Read(ref _lastConnectFailure) is { } failed)
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);

@@ -357,8 +357,14 @@ public sealed class IscsiConnection : IAsyncDisposable
         // When the time is up the connection is closed, which ends such a send too.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(LogoutTimeout);
-        using var closeWhenLate = timeout.Token.Register(static c => ((IscsiConnection)c!).Abort(
-            new IscsiConnectionException($"logout not completed within {LogoutTimeout.TotalSeconds:0} s; connection closed")), this);
+        using var closeWhenLate = timeout.Token.Register(static c =>
+        {
+            try
+            {
+                ((IscsiConnection)c!).Abort(new IscsiConnectionException($"logout not completed within {LogoutTimeout.TotalSeconds:0} s; connection closed"));
+            }
+            catch { /* runs on a timer thread, where an exception would end the process */ }
+        }, this);
         try
         {
             _logout = NewTcs();
