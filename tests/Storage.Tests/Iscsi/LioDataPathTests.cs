@@ -142,51 +142,92 @@ public sealed class LioDataPathTests(LioTargetFixture target, ITestOutputHelper 
         Assert.Equal(Hash(data), Hash(back));
     }
 
+    /// <summary>Every wait of the drop tests is bounded: a regression (a command that never completes, a send stuck on
+    /// a dead socket, a disposal that waits for ever) fails with the initiator's state instead of hanging the test host.
+    /// Normal runs take seconds; the bound leaves room for one login timeout of a slow TCG guest.</summary>
+    private static readonly TimeSpan DropBound = TimeSpan.FromSeconds(150);
+
+    private static async Task BoundedAsync(Task task, string what, IscsiClient client, TcpDropProxy proxy)
+    {
+        if (await Task.WhenAny(task, Task.Delay(DropBound)) != task)
+        {
+            var c = client.Counters;
+            var conn = client.CurrentConnection;
+            Assert.Fail($"{what}: not done after {DropBound.TotalSeconds:0} s (hang). Initiator: {c.Snapshot()}, R2T {c.ReadyToTransfers}, " +
+                        $"Data-Out PDUs {c.DataOutPdus}; current connection {(conn == null ? "none usable" : $"usable, {conn.InFlight} in flight")}; " +
+                        $"proxy: {proxy.Connections} connection(s), {proxy.BytesRelayed} bytes relayed");
+        }
+        await task;
+    }
+
     [Fact]
     public async Task Connection_dropped_mid_write_reconnects_and_the_write_completes()
     {
-        await using var proxy = new TcpDropProxy(target.Host, target.Port);
-        await using var client = await IscsiClient.ConnectAsync(target.Options("127.0.0.1", proxy.Port));
-        var lun = await ScsiBlockDevice.OpenAsync(client, target.Lun0);
-        var data = RandomBytes(32 * MiB);
-        long start = proxy.BytesRelayed;
-        var write = lun.WriteAsync(Region(5), data);
-        while (proxy.BytesRelayed - start < 6 * MiB && !write.IsCompleted) await Task.Delay(5);
-        int dropped = proxy.DropAll();
-        output.WriteLine($"dropped {dropped} connection(s) after {(proxy.BytesRelayed - start) / MiB} MiB relayed");
-        Assert.False(write.IsCompleted, "the write finished before the drop; the test proves nothing");
-        await write; // completes after reconnect + retry of the commands that were in flight
-        Assert.True(client.Counters.Reconnects >= 1);
-        Assert.True(client.Counters.Retries >= 1);
-        Assert.True(proxy.Connections >= 2);
-        var back = new byte[data.Length];
-        await lun.ReadAsync(Region(5), back);
-        Assert.Equal(Hash(data), Hash(back));
-        output.WriteLine($"reconnects {client.Counters.Reconnects}, retries {client.Counters.Retries}");
+        var proxy = new TcpDropProxy(target.Host, target.Port);
+        IscsiClient? client = null;
+        try
+        {
+            client = await IscsiClient.ConnectAsync(target.Options("127.0.0.1", proxy.Port)).WaitAsync(DropBound);
+            var lun = await ScsiBlockDevice.OpenAsync(client, target.Lun0).WaitAsync(DropBound);
+            var data = RandomBytes(32 * MiB);
+            long start = proxy.BytesRelayed;
+            var write = lun.WriteAsync(Region(5), data);
+            var sw = Stopwatch.StartNew();
+            while (proxy.BytesRelayed - start < 6 * MiB && !write.IsCompleted && sw.Elapsed < DropBound) await Task.Delay(5);
+            int dropped = proxy.DropAll();
+            output.WriteLine($"dropped {dropped} connection(s) after {(proxy.BytesRelayed - start) / MiB} MiB relayed");
+            Assert.False(write.IsCompleted, "the write finished before the drop; the test proves nothing");
+            sw.Restart();
+            await BoundedAsync(write, "the write after the drop", client, proxy); // completes after reconnect + retry of the commands in flight
+            output.WriteLine($"write completed {sw.ElapsedMilliseconds} ms after the drop");
+            Assert.True(client.Counters.Reconnects >= 1);
+            Assert.True(client.Counters.Retries >= 1);
+            Assert.True(proxy.Connections >= 2);
+            var back = new byte[data.Length];
+            await BoundedAsync(lun.ReadAsync(Region(5), back), "the read-back", client, proxy);
+            Assert.Equal(Hash(data), Hash(back));
+            output.WriteLine($"reconnects {client.Counters.Reconnects}, retries {client.Counters.Retries}");
+        }
+        finally
+        {
+            if (client != null) await BoundedAsync(client.DisposeAsync().AsTask(), "IscsiClient.DisposeAsync", client, proxy);
+            await proxy.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        }
     }
 
     [Fact]
     public async Task Connection_dropped_mid_extended_copy_reconnects_and_the_copy_completes()
     {
-        await using var proxy = new TcpDropProxy(target.Host, target.Port);
-        await using var client = await IscsiClient.ConnectAsync(target.Options("127.0.0.1", proxy.Port));
-        var lun0 = await ScsiBlockDevice.OpenAsync(client, target.Lun0);
-        var lun1 = await ScsiBlockDevice.OpenAsync(client, target.Lun1);
-        var data = RandomBytes(64 * MiB);
-        await lun0.WriteAsync(Region(6), data);
-        long before = client.Counters.ExtendedCopyCommands;
-        var copy = new ScsiCopyEngine().CopyAsync(lun0, Region(6), lun1, Region(6), data.Length / 512);
-        while (client.Counters.ExtendedCopyCommands == before && !copy.IsCompleted) await Task.Delay(1);
-        proxy.DropAll(); // the first of 3 EXTENDED COPY commands is in flight
-        Assert.False(copy.IsCompleted, "the copy finished before the drop; the test proves nothing");
-        var result = await copy;
-        long reconnects = client.Counters.Reconnects, retries = client.Counters.Retries;
-        output.WriteLine($"{result}; reconnects {reconnects}, retries {retries}");
-        Assert.Equal(ScsiCopyMethod.ExtendedCopy, result.Method);
-        Assert.True(reconnects >= 1 && retries >= 1);
-        var back = new byte[data.Length];
-        await lun1.ReadAsync(Region(6), back);
-        Assert.Equal(Hash(data), Hash(back));
+        var proxy = new TcpDropProxy(target.Host, target.Port);
+        IscsiClient? client = null;
+        try
+        {
+            client = await IscsiClient.ConnectAsync(target.Options("127.0.0.1", proxy.Port)).WaitAsync(DropBound);
+            var lun0 = await ScsiBlockDevice.OpenAsync(client, target.Lun0).WaitAsync(DropBound);
+            var lun1 = await ScsiBlockDevice.OpenAsync(client, target.Lun1).WaitAsync(DropBound);
+            var data = RandomBytes(64 * MiB);
+            await BoundedAsync(lun0.WriteAsync(Region(6), data), "the source write", client, proxy);
+            long before = client.Counters.ExtendedCopyCommands;
+            var copy = new ScsiCopyEngine().CopyAsync(lun0, Region(6), lun1, Region(6), data.Length / 512);
+            var sw = Stopwatch.StartNew();
+            while (client.Counters.ExtendedCopyCommands == before && !copy.IsCompleted && sw.Elapsed < DropBound) await Task.Delay(1);
+            proxy.DropAll(); // the first of 3 EXTENDED COPY commands is in flight
+            Assert.False(copy.IsCompleted, "the copy finished before the drop; the test proves nothing");
+            await BoundedAsync(copy, "the copy after the drop", client, proxy);
+            var result = await copy;
+            long reconnects = client.Counters.Reconnects, retries = client.Counters.Retries;
+            output.WriteLine($"{result}; reconnects {reconnects}, retries {retries}");
+            Assert.Equal(ScsiCopyMethod.ExtendedCopy, result.Method);
+            Assert.True(reconnects >= 1 && retries >= 1);
+            var back = new byte[data.Length];
+            await BoundedAsync(lun1.ReadAsync(Region(6), back), "the read-back", client, proxy);
+            Assert.Equal(Hash(data), Hash(back));
+        }
+        finally
+        {
+            if (client != null) await BoundedAsync(client.DisposeAsync().AsTask(), "IscsiClient.DisposeAsync", client, proxy);
+            await proxy.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        }
     }
 
     [Fact]

@@ -57,7 +57,21 @@ public sealed class TcpDropProxy : IAsyncDisposable
                 var client = await _listener.AcceptSocketAsync(_cts.Token).ConfigureAwait(false);
                 var upstream = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 client.NoDelay = true;
-                await upstream.ConnectAsync(_host, _port, _cts.Token).ConfigureAwait(false);
+                try
+                {
+                    await upstream.ConnectAsync(_host, _port, _cts.Token).ConfigureAwait(false);
+                }
+                catch (SocketException)
+                {
+                    // The target is gone (its VM died, or a test stopped it). Reset this connection as the target's own
+                    // port would refuse it, and keep accepting. Before, this ended the accept loop with the listener
+                    // still open: every later connect was accepted by the kernel and never answered, so each login
+                    // waited out its full timeout (60 s, one reconnecting command after the other) instead of failing.
+                    upstream.Dispose();
+                    client.LingerState = new LingerOption(true, 0);
+                    client.Close();
+                    continue;
+                }
                 lock (_pairs) { _pairs.Add((client, upstream)); Connections++; }
                 _ = PumpAsync(client, upstream);
                 _ = PumpAsync(upstream, client);

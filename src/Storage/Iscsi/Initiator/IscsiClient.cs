@@ -22,6 +22,9 @@ public sealed class IscsiClient : IAsyncDisposable
     private readonly ResiliencePipeline _pipeline;
     private IscsiConnection? _connection;
     private bool _disposed;
+    // connect attempts made so far, and how the last one failed (null: it worked): see GetConnectionAsync
+    private long _connectAttempts;
+    private Exception? _lastConnectFailure;
 
     public IscsiClient(IscsiInitiatorOptions options, ILogger? logger = null)
     {
@@ -98,19 +101,41 @@ public sealed class IscsiClient : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var current = _connection;
         if (current is { IsUsable: true }) return current;
+        long attemptsSeen = Interlocked.Read(ref _connectAttempts);
         await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             current = _connection;
             if (current is { IsUsable: true }) return current;
+            // A connect that failed while this caller waited for the lock is its answer too: the commands of a dropped
+            // connection all come here at once, and each must not spend its own connect + login timeout, one after the
+            // other, on a target that does not answer (4 commands x 6 retries x a 60 s login timeout = 24 minutes).
+            // The failure counts as an attempt of each; the retry pipeline backs off and calls again.
+            if (Interlocked.Read(ref _connectAttempts) != attemptsSeen && Volatile.Read(ref _lastConnectFailure) is { } failed)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
             if (current != null)
             {
                 _logger.LogInformation("iSCSI reconnecting to {Target} after: {Reason}", _options.TargetName, current.Fault?.Message);
                 _ = current.DisposeAsync().AsTask();
                 Counters.Reconnected();
             }
-            var connection = await IscsiConnection.ConnectAsync(_options, _isid, 0, Counters, _logger, cancellationToken).ConfigureAwait(false);
+            IscsiConnection connection;
+            try
+            {
+                connection = await IscsiConnection.ConnectAsync(_options, _isid, 0, Counters, _logger, cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref _lastConnectFailure, null);
+            }
+            catch (Exception e)
+            {
+                // shared with the waiters only when it says something about the target (not a caller's cancellation)
+                Volatile.Write(ref _lastConnectFailure, e as IscsiException);
+                throw;
+            }
+            finally
+            {
+                Interlocked.Increment(ref _connectAttempts);
+            }
             _connection = connection;
             return connection;
         }

@@ -34,8 +34,9 @@ public sealed class IscsiConnection : IAsyncDisposable
     private uint _cmdSN, _expCmdSN, _maxCmdSN, _expStatSN;
     private int _nextItt;
     private long _lastReceive = Environment.TickCount64;
+    private long _sendingSince; // Environment.TickCount64 when the write in progress started; 0 when none is
     private Exception? _fault;
-    private Task _receiveLoop = Task.CompletedTask, _keepAlive = Task.CompletedTask;
+    private Task _receiveLoop = Task.CompletedTask, _monitor = Task.CompletedTask;
 
     private IscsiConnection(Socket socket, IscsiInitiatorOptions options, IscsiNegotiatedParameters parameters, LoginResult login,
         IscsiCounters counters, ILogger logger)
@@ -146,7 +147,7 @@ public sealed class IscsiConnection : IAsyncDisposable
     private void Start()
     {
         _receiveLoop = Task.Run(ReceiveLoopAsync);
-        if (_options.NopInterval > TimeSpan.Zero) _keepAlive = Task.Run(KeepAliveLoopAsync);
+        _monitor = Task.Run(MonitorLoopAsync);
     }
 
     // ---------------------------------------------------------------- commands
@@ -227,7 +228,14 @@ public sealed class IscsiConnection : IAsyncDisposable
             }
             var left = deadline - DateTime.UtcNow;
             if (left <= TimeSpan.Zero)
-                throw new IscsiConnectionException($"{cmd.Name}: command window stayed closed (CmdSN {_cmdSN}, MaxCmdSN {_maxCmdSN})");
+            {
+                // A window closed for a whole command timeout is a target that stopped working on this session: retrying
+                // on the same connection would only wait again, so drop it (ERL 0 recovery: the retry logs in anew).
+                var e = new IscsiConnectionException(
+                    $"{cmd.Name}: command window stayed closed for {_options.CommandTimeout.TotalSeconds:0} s (CmdSN {_cmdSN}, MaxCmdSN {_maxCmdSN}); connection dropped");
+                Abort(e);
+                throw e;
+            }
             try
             {
                 await wait.WaitAsync(left, cancellationToken).ConfigureAwait(false);
@@ -263,6 +271,9 @@ public sealed class IscsiConnection : IAsyncDisposable
         var digests = Parameters.Digests;
         byte[] header = PduCodec.EncodeHeader(bhs, default, data.Length, digests);
         byte[] trailer = PduCodec.EncodeTrailer(data.Span, digests);
+        // watched by MonitorLoopAsync: a target that stops taking bytes (TCP window shut, connection not closed) would
+        // otherwise hold the send lock for ever, and with it every command, Data-Out, NOP-Out and the logout
+        Volatile.Write(ref _sendingSince, Math.Max(1, Environment.TickCount64));
         try
         {
             if (data.Length <= 16384)
@@ -286,6 +297,10 @@ public sealed class IscsiConnection : IAsyncDisposable
             var fault = Fault ?? new IscsiConnectionException("connection lost while sending: " + e.Message, e);
             Abort(fault);
             throw fault;
+        }
+        finally
+        {
+            Volatile.Write(ref _sendingSince, 0);
         }
         _counters.AddBytesOut(data.Length);
     }
@@ -337,15 +352,28 @@ public sealed class IscsiConnection : IAsyncDisposable
     public async Task LogoutAsync(CancellationToken cancellationToken = default)
     {
         if (!IsUsable) return;
+        // Bounded as a whole: a send stuck on a target that stopped reading (ours, or the one holding the send lock)
+        // must not keep DisposeAsync — and IscsiClient.DisposeAsync, which holds its connect lock meanwhile — waiting.
+        // When the time is up the connection is closed, which ends such a send too.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(LogoutTimeout);
+        using var closeWhenLate = timeout.Token.Register(static c =>
+        {
+            try
+            {
+                ((IscsiConnection)c!).Abort(new IscsiConnectionException($"logout not completed within {LogoutTimeout.TotalSeconds:0} s; connection closed"));
+            }
+            catch { /* runs on a timer thread, where an exception would end the process */ }
+        }, this);
         try
         {
             _logout = NewTcs();
             var bhs = new Bhs { Opcode = IscsiOpcode.LogoutRequest, Immediate = true, Flags = 0x80 /* F, reason 0 */ };
             bhs.InitiatorTaskTag = NextItt();
-            await SendImmediateAsync(bhs, cancellationToken).ConfigureAwait(false);
-            await _logout.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            await SendImmediateAsync(bhs, timeout.Token).ConfigureAwait(false);
+            await _logout.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IscsiException or TimeoutException or OperationCanceledException)
+        catch (Exception e) when (e is IscsiException or OperationCanceledException)
         {
             _logger.LogDebug("iSCSI logout: {Message}", e.Message);
         }
@@ -356,7 +384,7 @@ public sealed class IscsiConnection : IAsyncDisposable
     {
         await LogoutAsync().ConfigureAwait(false);
         Abort(new IscsiConnectionException("connection closed"));
-        try { await Task.WhenAll(_receiveLoop, _keepAlive).ConfigureAwait(false); } catch { /* already reported through Fault */ }
+        try { await Task.WhenAll(_receiveLoop, _monitor).ConfigureAwait(false); } catch { /* already reported through Fault */ }
         _stream.Dispose();
         _socket.Dispose();
         _cts.Dispose();
@@ -630,26 +658,53 @@ public sealed class IscsiConnection : IAsyncDisposable
     internal static bool SerialLt(uint a, uint b) => a != b && (int)(a - b) < 0;
     internal static bool SerialLe(uint a, uint b) => a == b || (int)(a - b) < 0;
 
-    private async Task KeepAliveLoopAsync()
+    /// <summary>How long a logout (sending it included) may take before the connection is closed without it.</summary>
+    internal static readonly TimeSpan LogoutTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Once a second (or faster for short timeouts): drops the connection when one PDU write has been pending for
+    /// longer than <see cref="IscsiInitiatorOptions.CommandTimeout"/> (the target stopped reading without closing: the
+    /// send lock would be held for ever, and the command timeout only starts once a command is sent), and sends a
+    /// NOP-Out ping after <see cref="IscsiInitiatorOptions.NopInterval"/> without anything received.
+    /// </summary>
+    private async Task MonitorLoopAsync()
     {
         var token = _cts.Token;
-        long interval = (long)_options.NopInterval.TotalMilliseconds;
+        long nopInterval = (long)_options.NopInterval.TotalMilliseconds;
+        long stallLimit = Math.Max(1, (long)_options.CommandTimeout.TotalMilliseconds);
+        long tick = Math.Clamp(stallLimit / 4, 50, 1000);
+        if (nopInterval > 0) tick = Math.Min(tick, Math.Max(100, nopInterval / 2));
+        Task ping = Task.CompletedTask;
         try
         {
             while (!token.IsCancellationRequested)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(100, interval / 2)), token).ConfigureAwait(false);
-                if (Environment.TickCount64 - Volatile.Read(ref _lastReceive) < interval) continue;
-                try
+                await Task.Delay(TimeSpan.FromMilliseconds(tick), token).ConfigureAwait(false);
+                long now = Environment.TickCount64, since = Volatile.Read(ref _sendingSince);
+                if (since != 0 && now - since > stallLimit)
                 {
-                    await PingAsync(token).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    Abort(new IscsiConnectionException($"no NOP-In within {_options.NopTimeout.TotalSeconds:0} s; connection dropped"));
+                    Abort(new IscsiConnectionException(
+                        $"the target took no data for {(now - since) / 1000.0:0.#} s (send stalled); connection dropped"));
                     return;
                 }
+                // the ping runs beside the loop: it may wait for the send lock, and the stall check must go on meanwhile
+                if (nopInterval > 0 && ping.IsCompleted && now - Volatile.Read(ref _lastReceive) >= nopInterval)
+                    ping = KeepAlivePingAsync(token);
             }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException) { }
+        await ping.ConfigureAwait(false);
+    }
+
+    private async Task KeepAlivePingAsync(CancellationToken token)
+    {
+        try
+        {
+            await PingAsync(token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Abort(new IscsiConnectionException($"no NOP-In within {_options.NopTimeout.TotalSeconds:0} s; connection dropped"));
         }
         catch (Exception e) when (e is OperationCanceledException or IscsiException or ObjectDisposedException) { }
     }
