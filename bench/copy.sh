@@ -20,7 +20,7 @@
 # Needs root (loop mounts, drop_caches, Samba's useradd), mkfs.btrfs, mkfs.xfs, smbd, smbclient,
 # python3-impacket (/usr/bin/python3), dotnet.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/.." && pwd); RIGS="$ROOT/tests/rigs"
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/.." && pwd); . "$HERE/lib.sh"; RIGS="$ROOT/tests/rigs"
 RUNS=5; MIB=1024; OUT=""; BUILD=1; KEEP=0
 while getopts "r:s:o:Bkh" o; do
   case $o in
@@ -36,13 +36,7 @@ STAMP=$(date -u +%Y-%m-%dT%H%MZ); LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 [ -n "$OUT" ] || OUT="$HERE/results/copy-$STAMP.md"
 mkdir -p "$(dirname "$OUT")"
 
-if [ "$BUILD" = 1 ]; then
-  echo "building the gateway (Release)..." >&2
-  (cd "$ROOT" && dotnet build -c Release src/Gateway -v q -nologo >/tmp/bench-copy-build.log 2>&1) \
-    || { tail -30 /tmp/bench-copy-build.log >&2; exit 1; }
-fi
-export SMBCOPY_GATEWAY_DLL="$ROOT/src/Gateway/bin/Release/net10.0/smbcopy.dll"
-[ -f "$SMBCOPY_GATEWAY_DLL" ] || { echo "$SMBCOPY_GATEWAY_DLL missing (drop -B)" >&2; exit 1; }
+build_gateway copy
 
 WORK=$(mktemp -d /tmp/bench-copy.XXXXXX); chmod 755 "$WORK"
 FSS=(btrfs xfs ext4)
@@ -55,9 +49,6 @@ cleanup() {
   if [ "$KEEP" = 1 ]; then echo "kept $WORK (unmounted)" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
 
 # ---------------------------------------------------------------- file systems and servers
 IMG=$(( MIB * 3 + 1024 ))M  # source + one copy per server, plus room for metadata
@@ -83,22 +74,7 @@ done; done
 
 # ---------------------------------------------------------------- measuring helpers
 declare -A R F C SHARED
-srv_cpu() {  # user+system ticks of the gateway / of smbd plus its reaped per-connection children
-  local f; f=$(sed 's/.*) //' "/proc/${SRVPID[$1]}/stat" 2>/dev/null) || { echo 0; return; }
-  echo "$f" | awk -v s="$1" '{ t = $12 + $13; if (s == "samba") t += $14 + $15; print t }'
-}
 cpu_since() { [ "$2" = samba ] && sleep 0.3; printf "%.2f" "$(echo "($(srv_cpu "$2") - $1) / $(getconf CLK_TCK)" | bc -l)"; }
-# Which server goes first in run i: per test, a shuffled list with each server first in half the runs. The fixed
-# ABBA pattern used before aliased with a periodic slow-down of this VM (every 2nd or 4th 1 GiB write into the page
-# cache copied ~3x slower, whichever server made it: probably first touch of guest memory the host had taken back)
-# and charged every slow run to one server. ORDER_SEED reproduces a run's orders.
-ORDER_SEED=${ORDER_SEED:-$RANDOM}; RANDOM=$ORDER_SEED
-new_order() {
-  local n=$1 i j t; FIRST=()
-  for ((i = 0; i < n; i++)); do FIRST[i]=$((i % 2)); done
-  for ((i = n - 1; i > 0; i--)); do j=$((RANDOM % (i + 1))); t=${FIRST[i]}; FIRST[i]=${FIRST[j]}; FIRST[j]=$t; done
-}
-order() { if [ "${FIRST[$(($1 - 1))]}" = 0 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
 scopy() {  # scopy SERVER FS: runs smbclient scopy, sets RC, RCHAR (most bytes smbclient read), OUTPUT
   local srv=$1 fs=$2 pid r
   smbclient --configfile=/dev/null -p "${PORT[$srv]}" "//127.0.0.1/$fs" -U "$SMBUSER%$PASS" \
@@ -164,7 +140,6 @@ for f in "${FSS[@]}"; do
 done
 
 # ---------------------------------------------------------------- report
-median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 cell() {  # cell TEST SERVER UNIT MEDIAN -> text
   local t=$1 s=$2 u=$3 m=$4
   if [ -z "$m" ]; then echo "${F[$t,$s]:+not done: ${F[$t,$s]}}"; return 0; fi

@@ -17,7 +17,7 @@
 # tests/rigs/nfs42-vm server; else one is started (state /tmp/bench-nfs42) and stopped at the end.
 # SMBCOPY_GATEWAY_DLL: the gateway to measure (default: the Release build).
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/.." && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/.." && pwd); . "$HERE/lib.sh"
 RUNS=5; MIB=128; OUT=""; BUILD=1
 while getopts "r:s:o:Bh" o; do
   case $o in
@@ -31,13 +31,7 @@ STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 [ -n "$OUT" ] || OUT="$HERE/results/nfs-$STAMP.md"
 mkdir -p "$(dirname "$OUT")"
 
-if [ "$BUILD" = 1 ]; then
-  echo "building the gateway (Release)..." >&2
-  (cd "$ROOT" && dotnet build -c Release src/Gateway -v q -nologo >/tmp/bench-nfs-build.log 2>&1) \
-    || { tail -30 /tmp/bench-nfs-build.log >&2; exit 1; }
-fi
-DLL=${SMBCOPY_GATEWAY_DLL:-$ROOT/src/Gateway/bin/Release/net10.0/smbcopy.dll}
-[ -f "$DLL" ] || { echo "$DLL missing (drop -B)" >&2; exit 1; }
+build_gateway nfs
 
 WORK=$(mktemp -d /tmp/bench-nfs.XXXXXX)
 STARTED_VM=""; GW_PID=""
@@ -56,7 +50,7 @@ if [ -z "$NFS_PORT" ]; then
 fi
 
 NTHASH=64f12cddaa88057e06a81b54e73b949b # Password1
-env -u SMBCOPY_NFS_PORT -u SMBCOPY_NFS_STATE -u SMBCOPY_GATEWAY_DLL dotnet "$DLL" \
+env -u SMBCOPY_NFS_PORT -u SMBCOPY_NFS_STATE -u SMBCOPY_GATEWAY_DLL dotnet "$SMBCOPY_GATEWAY_DLL" \
   --SmbCopy:Smb:Address=127.0.0.1 --SmbCopy:Smb:Port=$GW_PORT --SmbCopy:Http:Address=127.0.0.1 --SmbCopy:Http:Port=$GW_HTTP \
   --SmbCopy:Users:0:Name=alice --SmbCopy:Users:0:NtHash=$NTHASH --SmbCopy:StateDirectory="$WORK/state" \
   --SmbCopy:Shares:0:Name=nfs --SmbCopy:Shares:0:Driver=Nfs --SmbCopy:Shares:0:Server=127.0.0.1 --SmbCopy:Shares:0:Port=$NFS_PORT \
@@ -80,7 +74,6 @@ bytes() { # share method -> smbcopy_copy_bytes_total{share,method} summed
   curl -fs "http://127.0.0.1:$GW_HTTP/metrics" | awk -v s="share=\"$1\"" -v m="method=\"$2\"" \
     '/^smbcopy_copy_bytes_total\{/ && index($0, s) && index($0, m) { t += $NF } END { printf "%.0f", t }'
 }
-now() { date +%s.%N; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 SRC="$WORK/src.bin"
@@ -129,7 +122,7 @@ done
   echo "# NFS share: server-side copy (NFS COPY / CLONE) vs client-side copy through the gateway — $STAMP"
   echo
   echo "$(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(uname -r); NFS server: Linux 6.1 nfsd in a qemu TCG VM"
-  echo "(tests/rigs/nfs42-vm); file $MIB MiB of random data; $RUNS runs, medians; gateway $(basename "$(dirname "$(dirname "$(dirname "$DLL")")")")/$(basename "$(dirname "$(dirname "$DLL")")")."
+  echo "(tests/rigs/nfs42-vm); file $MIB MiB of random data; $RUNS runs, medians; gateway $(basename "$(dirname "$(dirname "$(dirname "$SMBCOPY_GATEWAY_DLL")")")")/$(basename "$(dirname "$(dirname "$SMBCOPY_GATEWAY_DLL")")")."
   echo
   echo "| share (export) | scopy, s | get + put, s | client-side / server-side |"
   echo "|---|---|---|---|"

@@ -23,7 +23,7 @@
 # env PORT_BASE (default 5561): Samba on +0, gateway SMB on +1, gateway HTTP on +2.
 # Needs root (drop_caches, Samba's useradd), smbd, smbclient, python3-impacket, dotnet.
 set -euo pipefail
-HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/.." && pwd); RIGS="$ROOT/tests/rigs"
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/.." && pwd); . "$HERE/lib.sh"; RIGS="$ROOT/tests/rigs"
 RUNS=5; MIB=1024; NFILES=10000; OUT=""; BUILD=1; KEEP=0
 while getopts "r:s:n:o:Bkh" o; do
   case $o in
@@ -39,13 +39,7 @@ STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 [ -n "$OUT" ] || OUT="$HERE/results/$STAMP.md"
 mkdir -p "$(dirname "$OUT")"
 
-if [ "$BUILD" = 1 ]; then
-  echo "building the gateway (Release)..." >&2
-  (cd "$ROOT" && dotnet build -c Release src/Gateway -v q -nologo >/tmp/bench-smbcopy-build.log 2>&1) \
-    || { tail -30 /tmp/bench-smbcopy-build.log >&2; exit 1; }
-fi
-export SMBCOPY_GATEWAY_DLL="$ROOT/src/Gateway/bin/Release/net10.0/smbcopy.dll"
-[ -f "$SMBCOPY_GATEWAY_DLL" ] || { echo "$SMBCOPY_GATEWAY_DLL missing (drop -B)" >&2; exit 1; }
+build_gateway smbcopy
 
 WORK=$(mktemp -d /tmp/bench-smbcopy.XXXXXX); chmod 755 "$WORK"
 SERVERS=(samba smbcopy)
@@ -59,8 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 bash "$RIGS/samba/start.sh" -p "$SAMBA_PORT" -b "$WORK/samba" -u "$SMBUSER" -w "$PASS" -s "data=${SHARE[samba]}" >&2
 bash "$RIGS/gateway/start.sh" -p "$GW_PORT" -H "$GW_HTTP" -b "$WORK/smbcopy" -u "$SMBUSER" -w "$PASS" -s "data=${SHARE[smbcopy]}" >&2
@@ -80,7 +72,6 @@ smb() {
 # first NT_STATUS (or the last line) of the last smbclient output, for failure reports
 why() { grep -oE 'NT_STATUS_[A-Z_]+' "$WORK/last.out" | head -1 || true; }
 failure() { local w; w=$(why); [ -n "$w" ] || w=$(tail -1 "$WORK/last.out" | cut -c1-60); echo "${w:-exit $1}"; }
-now() { date +%s.%N; }
 
 # results: R[test,server] = space-separated seconds; F[test,server] = failure text
 declare -A R F
@@ -93,10 +84,6 @@ record() {  # record TEST SERVER START RC
 # children (smbd forks one child per connection, reaped when the connection ends). On a loaded
 # machine this is steadier than wall time: it does not count time spent waiting for a core.
 declare -A C
-srv_cpu() {
-  local f; f=$(cat "/proc/${SRVPID[$1]}/stat" 2>/dev/null | sed 's/.*) //') || { echo 0; return; }
-  echo "$f" | awk -v s="$1" '{ t = $12 + $13; if (s == "samba") t += $14 + $15; print t }'
-}
 CPU0=0
 begin() { CPU0=$(srv_cpu "$1"); T0=$(now); }
 end_cpu() {  # end_cpu TEST SERVER RC
@@ -104,17 +91,6 @@ end_cpu() {  # end_cpu TEST SERVER RC
   [ "$2" = samba ] && sleep 0.3  # let smbd reap the connection's child
   C[$1,$2]+="$(printf "%.2f" "$(echo "($(srv_cpu "$2") - $CPU0) / $(getconf CLK_TCK)" | bc -l)") "
 }
-# Which server goes first in run i: per test, a shuffled list with each server first in half the runs. The fixed
-# ABBA pattern used before aliased with a periodic slow-down of this VM (every 2nd or 4th 1 GiB write into the page
-# cache copied ~3x slower, whichever server made it: probably first touch of guest memory the host had taken back)
-# and charged every slow run to one server. ORDER_SEED reproduces a run's orders.
-ORDER_SEED=${ORDER_SEED:-$RANDOM}; RANDOM=$ORDER_SEED
-new_order() {
-  local n=$1 i j t; FIRST=()
-  for ((i = 0; i < n; i++)); do FIRST[i]=$((i % 2)); done
-  for ((i = n - 1; i > 0; i--)); do j=$((RANDOM % (i + 1))); t=${FIRST[i]}; FIRST[i]=${FIRST[j]}; FIRST[j]=$t; done
-}
-order() { if [ "${FIRST[$(($1 - 1))]}" = 0 ]; then echo samba smbcopy; else echo smbcopy samba; fi; }
 
 # ---------------------------------------------------------------- checks and data
 declare -A SIGNING
@@ -247,7 +223,6 @@ done
 rm -f "${SHARE[samba]}/copy.bin" "${SHARE[smbcopy]}/copy.bin"
 
 # ---------------------------------------------------------------- report
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 count() { tr ' ' '\n' | grep -vc '^$' || true; }
 # cell TEST SERVER KIND: CELL = "value (n/RUNS)" or "FAILED (why)"; V[server] = the value for the ratio
 declare -A V; CELL=""
