@@ -14,29 +14,19 @@ import re
 import sys
 
 from impacket import smb3structs as s
-from impacket.smbconnection import SMBConnection, SessionError
+from impacket.smbconnection import SessionError
+
+import benchsmb
 
 
 def main():
-    if len(sys.argv) < 7:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+    session = benchsmb.connect(__doc__)
+    if session is None:
         return 2
-    port, user, password, share, src, dst = sys.argv[1:7]
-    chunk = int(sys.argv[7]) if len(sys.argv) > 7 else 65536
+    raw, tid, src, dst, more = session
+    chunk = int(more[0]) if more else 65536
     try:
-        conn = SMBConnection("127.0.0.1", "127.0.0.1", sess_port=int(port))
-        conn.login(user, password)
-        tid = conn.connectTree(share)
-    except Exception as e:  # noqa: BLE001 - any failure to connect is a usage problem here
-        print(f"cannot connect: {e}", file=sys.stderr)
-        return 2
-    raw = conn.getSMBServer()
-    read_access = s.FILE_READ_DATA | s.FILE_READ_ATTRIBUTES | s.READ_CONTROL
-    write_access = read_access | s.FILE_WRITE_DATA | s.FILE_WRITE_ATTRIBUTES
-    sharing = s.FILE_SHARE_READ | s.FILE_SHARE_WRITE | s.FILE_SHARE_DELETE
-    try:
-        sfid = raw.create(tid, src, read_access, sharing, s.FILE_NON_DIRECTORY_FILE, s.FILE_OPEN, 0)
-        dfid = raw.create(tid, dst, write_access, sharing, s.FILE_NON_DIRECTORY_FILE, s.FILE_OVERWRITE_IF, 0)
+        sfid, dfid = benchsmb.open_pair(raw, tid, src, dst)
     except SessionError as e:
         print(f"cannot open files: {e}", file=sys.stderr)
         return 2
