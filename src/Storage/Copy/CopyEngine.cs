@@ -53,10 +53,11 @@ public sealed class CopyEngine
             long want = 0;
             if (length > 0)
             {
-                var srcInfo = await source.Handle.GetInfoAsync(cancellationToken).ConfigureAwait(false);
-                want = Math.Min(length, Math.Max(0, srcInfo.EndOfFile - source.Offset));
+                long sourceEof = options.SourceEndOfFile
+                    ?? (await source.Handle.GetInfoAsync(cancellationToken).ConfigureAwait(false)).EndOfFile;
+                want = Math.Min(length, Math.Max(0, sourceEof - source.Offset));
                 if (want > 0)
-                    (done, method, error) = await CopyRangeAsync(source, destination, want, srcInfo.EndOfFile, options, fallbacks,
+                    (done, method, error) = await CopyRangeAsync(source, destination, want, sourceEof, options, fallbacks,
                         cancellationToken).ConfigureAwait(false);
             }
         }

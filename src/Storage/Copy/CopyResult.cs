@@ -70,8 +70,10 @@ public readonly record struct CopyEndpoint(IStorageVolume Volume, IStorageHandle
 /// <param name="AllowOffload">Try the backend's range copy.</param>
 /// <param name="Share">Tag for metrics (the destination share's name when null).</param>
 /// <param name="CloneSkipReason">Recorded as the clone's fallback reason when <paramref name="AllowClone"/> is false.</param>
+/// <param name="SourceEndOfFile">The source's end of file when the caller has just queried it (a copy-chunk request
+/// checks its chunks against it): the engine then does not query it again.</param>
 public sealed record CopyOptions(bool AllowClone = true, bool AllowOffload = true, string? Share = null,
-    CopyFallbackReason CloneSkipReason = CopyFallbackReason.CloneNotRequested)
+    CopyFallbackReason CloneSkipReason = CopyFallbackReason.CloneNotRequested, long? SourceEndOfFile = null)
 {
     public static CopyOptions Default { get; } = new();
 }

@@ -169,6 +169,21 @@ public sealed class CopyEngineTests : IAsyncLifetime
         Assert.False(CopyEngine.Overlaps(0, 0, 0));
     }
 
+    [Fact]
+    public async Task A_source_end_of_file_from_the_caller_is_used_instead_of_a_query()
+    {
+        // The caller (copy-chunk) has just read the source's size: the engine copies up to that, without asking again.
+        var data = Pattern(3 * 4096);
+        await using var src = await FileAsync(_volume, "src", data);
+        await using var dst = await FileAsync(_volume, "dst");
+        var result = await new CopyEngine().CopyAsync(new(_volume, src, 0), new(_volume, dst, 0), data.Length,
+            new CopyOptions(SourceEndOfFile: 4096 + 100));
+
+        Assert.Null(result.Error);
+        Assert.Equal(4096 + 100, result.BytesCopied);
+        Assert.Equal(data.AsSpan(0, 4096 + 100).ToArray(), await ReadAllAsync(dst));
+    }
+
     /// <summary>A volume of another "driver" that can neither clone nor range-copy (forces the streamed path).</summary>
     private sealed class StreamOnlyVolume(IStorageVolume inner) : IStorageVolume
     {

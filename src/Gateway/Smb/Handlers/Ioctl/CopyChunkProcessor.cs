@@ -165,7 +165,7 @@ public static class CopyChunkProcessor
                 var result = await InterimResponse.AwaitAsync(request, CopyActivityLog.TrackAsync(context, name, source, destination, length,
                     () => CopyEngine.Shared.CopyAsync(new CopyEndpoint(source.Volume, source.Handle, (long)first.SourceOffset),
                         new CopyEndpoint(destination.Volume, destination.Handle, target), length,
-                        new CopyOptions(Share: destination.Tree.Share.Name), request.Cancellation))).ConfigureAwait(false);
+                        new CopyOptions(Share: destination.Tree.Share.Name, SourceEndOfFile: srcInfo.EndOfFile), request.Cancellation))).ConfigureAwait(false);
                 if (result.BytesCopied > 0)
                 {
                     changed = true;

@@ -121,7 +121,8 @@ internal static class DuplicateExtentsProcessor
                 target.Handle.Path, e.Message);
             var copy = await InterimResponse.AwaitAsync(request, CopyActivityLog.TrackAsync(context, name, source, target, length,
                 () => CopyEngine.Shared.CopyAsync(srcEnd, dstEnd, length,
-                    new CopyOptions(AllowClone: false, Share: share, CloneSkipReason: CopyFallbackReason.CloneRefused), cancel))).ConfigureAwait(false);
+                    new CopyOptions(AllowClone: false, Share: share, CloneSkipReason: CopyFallbackReason.CloneRefused,
+                        SourceEndOfFile: srcInfo.EndOfFile), cancel))).ConfigureAwait(false);
             if (copy.BytesCopied > 0)
             {
                 await KeepEndOfFileAsync(target, dstInfo.EndOfFile, targetOffset + copy.BytesCopied, cancel).ConfigureAwait(false);
